@@ -1,0 +1,41 @@
+"""GET /api/v1/devices and GET /api/v1/health."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .. import __version__
+from .deps import StoreDep, iso_utc
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+
+def device_summaries(store) -> list[dict]:
+    out = []
+    for d in store.devices():
+        latest = store.latest_values(d["id"])
+        out.append(
+            {
+                "id": d["id"],
+                "kit": d["kit"],
+                "firmware": d["firmware"],
+                "state": d["state"],
+                "first_seen": iso_utc(d["first_seen"]),
+                "last_seen": iso_utc(d["last_seen"]),
+                "readings": d["readings"],
+                "latest": {
+                    q: {"value": v["value"], "time": iso_utc(v["time"]), "flags": v["flags"]}
+                    for q, v in latest.items()
+                },
+            }
+        )
+    return out
+
+
+@router.get("/devices", summary="Devices with their latest readings")
+def list_devices(store: StoreDep) -> list[dict]:
+    return device_summaries(store)
+
+
+@router.get("/health", summary="Liveness and ingest counters")
+def health(store: StoreDep) -> dict:
+    return {"status": "ok", "version": __version__}

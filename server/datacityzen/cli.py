@@ -1,0 +1,163 @@
+"""`datacityzen`: one entry point, one subcommand per job. Flags default to DCZ_* environment variables."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .settings import Settings, default_data_dir, env, parse_mqtt_url
+
+
+def _add_server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=default_data_dir(),
+                   help="data directory (DCZ_DATA_DIR; default ./datacityzen-data)")
+    p.add_argument("--host", default=env("HOST", "127.0.0.1"),
+                   help="address to bind (DCZ_HOST; default 127.0.0.1, loopback only)")
+    p.add_argument("--http-port", type=int, default=int(env("HTTP_PORT", 8080)),
+                   help="HTTP port (DCZ_HTTP_PORT; default 8080)")
+    p.add_argument("--mqtt-port", type=int, default=int(env("MQTT_PORT", 1883)),
+                   help="port of the embedded MQTT broker (DCZ_MQTT_PORT; default 1883)")
+    p.add_argument("--broker", default=env("BROKER"),
+                   help="use an external broker instead of the embedded one, e.g. mqtt://10.0.0.2:1883 (DCZ_BROKER)")
+
+
+def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
+    p.add_argument("--kit", default=env("SIM_KIT", "air-outdoor-v1"), help="kit id (default air-outdoor-v1)")
+    p.add_argument("--devices", type=int, default=int(env("SIM_DEVICES", 3 if for_demo else 1)),
+                   help="number of simulated kits")
+    p.add_argument("--interval", type=float, default=float(env("SIM_INTERVAL", 5)),
+                   help="seconds between readings (default 5)")
+    p.add_argument("--runtime", choices=("auto", "micropython", "cpython"), default="auto",
+                   help="run the firmware in the MicroPython unix port (auto: when it runs here) or CPython")
+    p.add_argument("--verbose", action="store_true", help="echo the devices' console lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="datacityzen",
+        description="DataCityZen: citizen environmental sensing. / Capteurs citoyens de l'environnement.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server: MQTT broker, ingest, store and web/API")
+    _add_server_flags(serve)
+
+    sim = sub.add_parser("sim", help="run simulated kits (the real firmware on simulated hardware)")
+    sim.add_argument("--broker", default=env("BROKER", "mqtt://127.0.0.1:1883"),
+                     help="broker to publish to (default mqtt://127.0.0.1:1883)")
+    sim.add_argument("--count", type=int, default=None,
+                     help="readings per device; exit 0 once all are acknowledged (default: run until Ctrl-C)")
+    sim.add_argument("--workdir", type=Path, default=None,
+                     help="folder holding each simulated device's flash (default DATA_DIR/sim)")
+    sim.add_argument("--timeout", type=float, default=None,
+                     help="give up after this many seconds (default: 60 + 3 x count x interval)")
+    _add_sim_flags(sim, for_demo=False)
+
+    demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
+    _add_server_flags(demo)
+    _add_sim_flags(demo, for_demo=True)
+    return parser
+
+
+def _settings(args) -> Settings:
+    if args.broker:
+        parse_mqtt_url(args.broker)  # a clear error early
+    return Settings(data_dir=args.data, host=args.host, http_port=args.http_port,
+                    mqtt_port=args.mqtt_port, broker=args.broker)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_serve(args) -> int:
+    from .service import Service
+
+    service = Service(_settings(args))
+    service.start()
+    broker = service.broker.url if service.broker else args.broker
+    print(f"DataCityZen server: {service.http_url}/  (MQTT broker {broker}, data in {args.data})", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        service.stop()
+    return 0
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_sim(args) -> int:
+    from .sim.runner import Simulator
+
+    host, port = parse_mqtt_url(args.broker)
+    workdir = args.workdir or default_data_dir() / "sim"
+    sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
+                    runtime=args.runtime, echo=_echo if args.verbose else None)
+    if sim.runtime == "cpython":
+        print("MicroPython unix port not available here: running the firmware under CPython with shims",
+              file=sys.stderr)
+    timeout = args.timeout
+    if timeout is None and args.count is not None:
+        timeout = 60 + 3 * args.count * args.interval
+    print(f"simulating {args.devices} x {args.kit} ({sim.runtime}) -> {args.broker}", flush=True)
+    try:
+        sim.run(timeout)
+    except KeyboardInterrupt:
+        pass
+    for d in sim.devices:
+        print(f"{d.id}: {d.acked} readings acknowledged", flush=True)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .service import Service
+    from .sim.runner import Simulator
+
+    settings = _settings(args)
+    service = Service(settings)
+    service.start()
+    host, port = settings.broker_address
+    sim = Simulator((host, port), args.kit, args.devices, None, args.interval, Path(args.data) / "sim",
+                    runtime=args.runtime, echo=_echo if args.verbose else None)
+    if sim.runtime == "cpython":
+        print("MicroPython unix port not available here: running the firmware under CPython with shims",
+              file=sys.stderr)
+    print(f"DataCityZen demo: open {service.http_url}/ in a browser "
+          f"({args.devices} simulated {args.kit} kits, a reading every {args.interval:g} s; Ctrl-C to stop)",
+          flush=True)
+    sim_thread = threading.Thread(target=sim.run, args=(None,), daemon=True)
+    sim_thread.start()
+    try:
+        _wait_for_signal()
+    finally:
+        sim.stop()
+        service.stop()
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=env("LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from .service import PortInUse
+    from .sim.runner import SimError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (PortInUse, SimError, ValueError) as exc:
+        print(f"datacityzen {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The running server: embedded broker (or an external one), store, MQTT ingest and HTTP, wired together."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import uvicorn
+
+from .api.app import create_app
+from .broker import EmbeddedBroker
+from .ingest.mqtt_consumer import MqttIngest
+from .ingest.pipeline import Ingestor
+from .settings import Settings
+from .store.duckdb_store import DuckDBStore
+
+log = logging.getLogger(__name__)
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise PortInUse(
+                f"{what} port {port} on {host} is already in use: stop the other program or choose "
+                f"another port (--{'http' if what == 'HTTP' else 'mqtt'}-port)"
+            ) from None
+
+
+class Service:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = None
+        self.broker: EmbeddedBroker | None = None
+        self.ingest: MqttIngest | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.http_port}"
+
+    def start(self) -> None:
+        s = self.settings
+        check_port_free(s.host, s.http_port, "HTTP")
+        if not s.broker:
+            check_port_free(s.host, s.mqtt_port, "MQTT")
+        self.store = DuckDBStore(s.data_dir)
+        if not s.broker:
+            self.broker = EmbeddedBroker(s.host, s.mqtt_port)
+            self.broker.start()
+        host, port = s.broker_address
+        self.ingest = MqttIngest(Ingestor(self.store), host, port)
+        self.ingest.start()
+        config = uvicorn.Config(
+            create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
+        )
+        self._http = uvicorn.Server(config)
+        self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
+        self._http_thread.start()
+        deadline = time.monotonic() + 15
+        while not self._http.started:
+            if time.monotonic() > deadline or not self._http_thread.is_alive():
+                raise RuntimeError(f"HTTP server did not start on {self.http_url}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.should_exit = True
+            self._http_thread.join(timeout=10)
+        if self.ingest is not None:
+            self.ingest.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        if self.store is not None:
+            self.store.close()
