@@ -1,0 +1,101 @@
+"""The sensor layer: warm-up, duty cycle, averaging windows and quality flags.
+
+    sampler = sensors.build(kit, buses, sampling)
+    await sampler.measure(values, flags, errors)   # one cycle; fills the caller's dicts and list
+
+`sampling`: interval_s (used by the app), average_s (window length, s), sample_period_s (s between
+samples) and optional warmup_s. Warm-up precedence: sampling["warmup_s"] when not None (the simulator
+sets 0), else the kit sensor entry's "warmup_s", else the sensor's datasheet default.
+
+One module per sensor type, loaded on first use so RAM is paid only for the kit's sensors. Each
+defines `Sensor(entry, bus, warmup_s)` with: `win` (a window.Window), `warmup_ms`,
+`begin()` -> bool (wake / (re)detect; False when unusable this cycle), `start_window()`,
+`async sample()`, `end()` (back to sleep). Sensors record their own failures in `win`.
+"""
+import asyncio
+import time
+
+_MODULES = {"sds011": "pm_sds011", "bme280": "climate_bme280"}
+
+
+def _load(sensor_type):
+    try:
+        name = _MODULES[sensor_type]
+    except KeyError:
+        raise ValueError("sensor type %r unknown; known: %s" % (sensor_type, ", ".join(sorted(_MODULES))))
+    return __import__("sensors." + name, None, None, ("Sensor",)).Sensor
+
+
+def _ms(seconds):
+    return int(seconds * 1000)
+
+
+class Sampler:
+    def __init__(self, kit, buses, sampling):
+        self._average_ms = _ms(sampling.get("average_s", 5))
+        self._period_ms = max(1, _ms(sampling.get("sample_period_s", 1)))
+        override = sampling.get("warmup_s")
+        self._sensors = []
+        quantities = []
+        for entry in kit["sensors"]:
+            cls = _load(entry["type"])
+            warmup = override if override is not None else entry.get("warmup_s")
+            s = cls(entry, buses.get(entry["bus"]), warmup)
+            self._sensors.append(s)
+            quantities.extend(s.win.quantities)
+        self.quantities = tuple(quantities)
+        self._ticks = max(1, self._average_ms // self._period_ms)
+        self._active = []
+
+    def _failed(self, s, exc):
+        # A bug in one sensor module must not stop the others; report it as invalid data.
+        import sys
+        sys.print_exception(exc)
+        s.win.error("invalid")
+
+    async def measure(self, values, flags, errors):
+        """One measurement cycle. Adds to values/flags/errors without clearing them (the caller
+        reuses its containers and may run several samplers). Returns nothing."""
+        sensors = self._sensors
+        warm = 0
+        active = self._active
+        active.clear()
+        for s in sensors:
+            s.win.reset(s.planned(self._average_ms, self._period_ms))
+            try:
+                if s.begin():
+                    active.append(s)
+                    if s.warmup_ms > warm:
+                        warm = s.warmup_ms
+            except Exception as e:
+                self._failed(s, e)
+        if warm:
+            await asyncio.sleep_ms(warm)
+        for s in active:
+            try:
+                s.start_window()
+            except Exception as e:
+                self._failed(s, e)
+        start = time.ticks_ms()
+        for i in range(1, self._ticks + 1):
+            delay = time.ticks_diff(time.ticks_add(start, i * self._period_ms), time.ticks_ms())
+            if delay > 0:
+                await asyncio.sleep_ms(delay)
+            for s in active:
+                try:
+                    await s.sample()
+                except Exception as e:
+                    self._failed(s, e)
+        for s in active:
+            try:
+                s.end()
+            except Exception as e:
+                self._failed(s, e)
+        for s in sensors:
+            s.win.report(values, flags, errors)
+        active.clear()
+
+
+def build(kit, buses, sampling):
+    """Build the kit's sampler from kit["sensors"] and the buses made by board.make_buses()."""
+    return Sampler(kit, buses, sampling)
