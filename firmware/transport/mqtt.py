@@ -1,0 +1,387 @@
+"""A small asyncio MQTT 3.1.1 client (OASIS MQTT 3.1.1, 2014) for MicroPython and CPython.
+
+One connection per instance: connect() opens it and starts a reader task (dispatching PUBACK, SUBACK,
+PINGRESP and incoming PUBLISH) and a keepalive task. Reconnecting is the caller's job (make a new
+connect() after MQTTConnectionLost); see wifi_mqtt.backoff_ms(). Incoming QoS 2 is not supported: we
+only ever subscribe with QoS <= 1, so a broker never sends it (spec 3.8.4: granted QoS <= requested).
+"""
+import asyncio
+import time
+
+try:
+    from micropython import const
+except ImportError:  # CPython fallback
+    def const(x):
+        return x
+
+# Packet types, spec 2.2.1 (fixed header byte, upper nibble).
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)  # spec 3.8.1: flags must be 0b0010
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
+_DISCONNECT = const(0xE0)
+_MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and acknowledged
+
+# CONNACK return codes, spec 3.2.2.3.
+_CONNACK_REASONS = (
+    "accepted",
+    "unacceptable protocol version",
+    "client identifier rejected",
+    "server unavailable",
+    "bad user name or password",
+    "not authorised",
+)
+
+if hasattr(time, "ticks_ms"):
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+else:
+    def _ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def _ticks_diff(a, b):
+        return a - b
+
+
+async def _sleep_ms(ms):
+    if hasattr(asyncio, "sleep_ms"):
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+class MQTTError(Exception):
+    pass
+
+
+class MQTTConnectError(MQTTError):
+    """The broker refused the connection (CONNACK return code `code`), or it could not be reached."""
+
+    def __init__(self, code, message):
+        super().__init__("MQTT connect refused (%d): %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class MQTTConnectionLost(MQTTError):
+    """The connection dropped (socket closed, protocol error or keepalive expired). Connect again."""
+
+
+class MQTTTimeout(MQTTError):
+    """No acknowledgement in time; the connection is closed since its state is unknown."""
+
+
+def _varint(n):
+    # Remaining length, spec 2.2.3: 7 bits per byte, least significant first, at most 4 bytes.
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return out
+
+
+def _str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return bytes((len(s) >> 8, len(s) & 0xFF)) + s
+
+
+class MQTTClient:
+    def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
+                 clean_session=True, will=None, on_message=None, timeout_ms=10000):
+        """`will` = (topic, message bytes, qos, retain) or None.
+
+        `on_message(topic: str, payload: bytes, retained: bool)` is called in the reader task for each
+        incoming PUBLISH: keep it short, or hand the work to another task.
+        """
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.keepalive = keepalive
+        self.clean_session = clean_session
+        self.will = will
+        self.on_message = on_message
+        self.timeout_ms = timeout_ms
+        self._reader = None
+        self._writer = None
+        self._tasks = []
+        self._pid = 0
+        self._waiting = {}  # packet id -> [Event, result]
+        self._lock = asyncio.Lock()
+        self._last_rx = 0
+        self._last_tx = 0
+        self._up = False
+        self.lost = None  # the exception that ended the last connection, if any
+        self._hdr = bytearray(5)  # fixed header scratch: type byte + remaining length
+        self._skipped = False
+
+    @property
+    def connected(self):
+        return self._up
+
+    # ---- connection -------------------------------------------------------------------------
+    async def connect(self):
+        """Open the TCP connection, send CONNECT, wait for CONNACK. MQTTConnectError if refused."""
+        if self._up:
+            return
+        self.lost = None
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            raise MQTTConnectError(-1, "no answer from %s:%d" % (self.host, self.port))
+        except OSError as e:
+            raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
+        try:
+            await self._write(self._connect_packet())
+            typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            await self._close_socket()
+            raise MQTTConnectError(-1, "no CONNACK from %s:%d" % (self.host, self.port))
+        except (EOFError, OSError) as e:
+            await self._close_socket()
+            raise MQTTConnectError(-1, "connection closed before CONNACK (%s)" % (e,))
+        if typ != _CONNACK or len(body) != 2:
+            await self._close_socket()
+            raise MQTTConnectError(-1, "protocol error: expected CONNACK")
+        code = body[1]
+        if code:
+            await self._close_socket()
+            reason = _CONNACK_REASONS[code] if code < len(_CONNACK_REASONS) else "unknown"
+            raise MQTTConnectError(code, reason)
+        self._up = True
+        self._last_rx = self._last_tx = _ticks_ms()
+        self._tasks = [asyncio.create_task(self._read_loop())]
+        if self.keepalive:
+            self._tasks.append(asyncio.create_task(self._ping_loop()))
+
+    def _connect_packet(self):
+        # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
+        flags = 0x02 if self.clean_session else 0
+        payload = _str(self.client_id)
+        if self.will:
+            topic, msg, qos, retain = self.will
+            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+            payload += _str(topic) + _str(msg)
+        if self.username is not None:
+            flags |= 0x80
+            payload += _str(self.username)
+            if self.password is not None:
+                flags |= 0x40
+                payload += _str(self.password)
+        var = b"\x00\x04MQTT\x04" + bytes((flags, self.keepalive >> 8, self.keepalive & 0xFF))
+        return bytes((_CONNECT,)) + _varint(len(var) + len(payload)) + var + payload
+
+    async def disconnect(self):
+        """Send DISCONNECT (so the broker discards the will) and close."""
+        if self._up:
+            try:
+                await self._write(b"\xe0\x00")
+            except (OSError, MQTTError):
+                pass
+        await self._shutdown(None)
+
+    async def _close_socket(self):
+        w = self._writer
+        self._writer = self._reader = None
+        if w is not None:
+            try:
+                w.close()
+                await w.wait_closed()
+            except Exception:  # the socket is already gone; nothing left to release
+                pass
+
+    async def _shutdown(self, exc):
+        if not self._up and self._writer is None:
+            return
+        self._up = False
+        self.lost = exc
+        me = asyncio.current_task()
+        for t in self._tasks:
+            if t is not me:
+                t.cancel()
+        self._tasks = []
+        for entry in self._waiting.values():
+            entry[1] = exc or MQTTConnectionLost("disconnected")
+            entry[0].set()
+        self._waiting = {}
+        await self._close_socket()
+
+    # ---- low-level I/O ----------------------------------------------------------------------
+    async def _write(self, *chunks):
+        async with self._lock:
+            w = self._writer
+            if w is None:
+                raise MQTTConnectionLost("not connected")
+            for c in chunks:
+                w.write(c)
+            await w.drain()
+            self._last_tx = _ticks_ms()
+
+    async def _read_packet(self):
+        """(type byte, body bytes) of the next packet; raises EOFError/OSError when the socket closes."""
+        r = self._reader
+        first = (await r.readexactly(1))[0]
+        n = 0
+        shift = 0
+        while True:
+            b = (await r.readexactly(1))[0]
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise OSError("malformed remaining length")
+        if (first & 0xF0) == _PUBLISH and n > _MAX_INCOMING + 200:
+            return first, await self._read_oversized(first, n)
+        body = await r.readexactly(n) if n else b""
+        return first, body
+
+    async def _read_oversized(self, first, n):
+        # Keep topic and packet id, skip the payload in small reads so RAM is not spent on it.
+        r = self._reader
+        tl = await r.readexactly(2)
+        tlen = tl[0] << 8 | tl[1]
+        head = tl + await r.readexactly(tlen + (2 if first & 0x06 else 0))
+        n -= len(head)
+        while n:
+            k = min(n, 256)
+            await r.readexactly(k)
+            n -= k
+        self._skipped = True  # _on_publish acknowledges it without calling on_message
+        return head
+
+    async def _read_loop(self):
+        exc = None
+        try:
+            while True:
+                typ, body = await self._read_packet()
+                self._last_rx = _ticks_ms()
+                kind = typ & 0xF0
+                if kind == _PUBLISH:
+                    await self._on_publish(typ, body)
+                elif kind == _PUBACK or kind == _SUBACK:
+                    pid = body[0] << 8 | body[1]
+                    entry = self._waiting.pop(pid, None)
+                    if entry is not None:
+                        entry[1] = body[2:] if kind == _SUBACK else True
+                        entry[0].set()
+                elif kind == _PINGRESP:
+                    pass
+                else:
+                    exc = MQTTConnectionLost("protocol error: unexpected packet 0x%02x" % typ)
+                    break
+        except (EOFError, OSError) as e:
+            exc = MQTTConnectionLost("connection lost (%s)" % (e.__class__.__name__,))
+        except asyncio.CancelledError:
+            return
+        await self._shutdown(exc)
+
+    async def _on_publish(self, typ, body):
+        qos = (typ >> 1) & 3
+        tlen = body[0] << 8 | body[1]
+        topic = body[2:2 + tlen].decode()
+        i = 2 + tlen
+        if qos:
+            pid = body[i:i + 2]
+            i += 2
+        skipped = self._skipped
+        self._skipped = False
+        if skipped:
+            print("mqtt: dropped an incoming message over", _MAX_INCOMING, "bytes on", topic)
+        elif self.on_message is not None:
+            try:
+                self.on_message(topic, body[i:], bool(typ & 1))
+            except Exception as e:  # a bad callback must not kill the connection
+                print("mqtt: on_message failed:", repr(e))
+        if qos == 1:
+            await self._write(b"\x40\x02", pid)
+
+    async def _ping_loop(self):
+        # Spec 3.1.2.10: send something at least every keepalive seconds; the broker drops us after
+        # 1.5 x keepalive without traffic, and we give up on it after the same silence.
+        ka = self.keepalive * 1000
+        try:
+            while self._up:
+                await _sleep_ms(ka // 4 if ka >= 4000 else 1000)
+                now = _ticks_ms()
+                if _ticks_diff(now, self._last_rx) > ka + ka // 2:
+                    await self._shutdown(MQTTConnectionLost("keepalive expired: broker silent"))
+                    return
+                if _ticks_diff(now, self._last_tx) >= ka // 2:
+                    await self._write(b"\xc0\x00")
+        except asyncio.CancelledError:
+            return
+        except (OSError, MQTTError) as e:
+            await self._shutdown(MQTTConnectionLost("ping failed (%s)" % (e,)))
+
+    # ---- requests ---------------------------------------------------------------------------
+    def _next_pid(self):
+        # Packet ids 1..65535, spec 2.3.1; skip ids still awaiting an answer.
+        while True:
+            self._pid = self._pid % 65535 + 1
+            if self._pid not in self._waiting:
+                return self._pid
+
+    async def _request(self, pid, *chunks):
+        ev = asyncio.Event()
+        entry = [ev, None]
+        self._waiting[pid] = entry
+        try:
+            await self._write(*chunks)
+            await asyncio.wait_for(ev.wait(), self.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            self._waiting.pop(pid, None)
+            exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
+            await self._shutdown(exc)
+            raise exc
+        except (OSError, EOFError) as e:
+            self._waiting.pop(pid, None)
+            exc = MQTTConnectionLost("connection lost (%s)" % (e,))
+            await self._shutdown(exc)
+            raise exc
+        res = entry[1]
+        if isinstance(res, Exception):
+            raise res
+        return res
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise)."""
+        if not self._up:
+            raise MQTTConnectionLost("not connected")
+        if qos not in (0, 1):
+            raise ValueError("qos must be 0 or 1")
+        if isinstance(payload, str):
+            payload = payload.encode()
+        t = _str(topic)
+        hdr = self._hdr
+        hdr[0] = _PUBLISH | (qos << 1) | (1 if retain else 0)
+        rl = _varint(len(t) + len(payload) + (2 if qos else 0))
+        hdr[1:1 + len(rl)] = rl
+        head = bytes(hdr[:1 + len(rl)])
+        if not qos:
+            await self._write(head, t, payload)
+            return
+        pid = self._next_pid()
+        pb = bytes((pid >> 8, pid & 0xFF))
+        await self._request(pid, head, t, pb, payload)
+
+    async def subscribe(self, topic, qos=1):
+        """Subscribe; returns the granted QoS; MQTTError if the broker refuses (0x80)."""
+        if not self._up:
+            raise MQTTConnectionLost("not connected")
+        pid = self._next_pid()
+        t = _str(topic)
+        body = bytes((pid >> 8, pid & 0xFF)) + t + bytes((qos,))
+        granted = await self._request(pid, bytes((_SUBSCRIBE,)) + _varint(len(body)), body)
+        if not granted or granted[0] == 0x80:
+            raise MQTTError("subscription to %s refused" % topic)
+        return granted[0]

@@ -1,0 +1,204 @@
+"""Store-and-forward spool on flash: readings wait here until the server acknowledged them.
+
+Layout of the spool directory:
+- segment files `<first seq, 10 digits>.seg`, appended to until `seg_bytes`; one record per line:
+  8 hex digits of CRC-32 over the JSON, the JSON of the reading, "\\n". A line whose CRC does not match
+  (a power cut mid-write tears the last one) is ignored, and after a reboot appends go to a new segment
+  so a torn tail is never glued to a good record.
+- `state`: "<acked seq> <seq reserved up to>", replaced atomically (write `state.tmp`, rename).
+  Sequence numbers are reserved in blocks of `_SEQ_BLOCK`, so `state` is written once per block
+  rather than per reading; a reboot skips the rest of the block (seq stays strictly increasing, with
+  gaps). Acknowledging rewrites `state` and deletes fully acknowledged segments; it never rewrites a
+  segment.
+When the spool exceeds `max_bytes`, the oldest segment is deleted and its unacknowledged readings are
+counted in `dropped` (since boot).
+"""
+import json
+import os
+from binascii import crc32
+
+try:
+    from micropython import const
+except ImportError:  # CPython fallback
+    def const(x):
+        return x
+
+_SEQ_BLOCK = const(100)
+_SEQ_LIMIT = const(0x7FFFFFFF)  # the wire format keeps seq below 2**31
+_SEG_SUFFIX = ".seg"
+
+
+class SpoolError(Exception):
+    pass
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+class Spool:
+    def __init__(self, path, max_bytes=65536, seg_bytes=4096):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.seg_bytes = min(seg_bytes, max(256, max_bytes // 4))
+        self.dropped = 0
+        if not _exists(path):
+            os.mkdir(path)
+        self._acked, self._reserved = self._read_state()
+        # segments: list of [first_seq, last_seq, unacked count, bytes], oldest first.
+        self._segs = []
+        next_seq = max(self._reserved, self._acked + 1)
+        for name in sorted(n for n in os.listdir(path) if n.endswith(_SEG_SUFFIX)):
+            first = int(name[:-len(_SEG_SUFFIX)])
+            last, count, size = self._scan(first)
+            if last < 0:  # empty or only a torn record
+                os.remove(self._seg_path(first))
+                continue
+            self._segs.append([first, last, count, size])
+            if last + 1 > next_seq:
+                next_seq = last + 1
+        self._next = next_seq
+        self._open_seg = None  # first seq of the segment appended to; None: start a new one
+        self._drop_acked()
+
+    # ---- files ------------------------------------------------------------------------------
+    def _seg_path(self, first):
+        return "%s/%010d%s" % (self.path, first, _SEG_SUFFIX)
+
+    def _read_state(self):
+        for name in ("state", "state.tmp"):
+            try:
+                with open(self.path + "/" + name) as f:
+                    a, r = f.read().split()
+                return int(a), int(r)
+            except (OSError, ValueError):
+                pass
+        return -1, 0
+
+    def _write_state(self):
+        tmp = self.path + "/state.tmp"
+        with open(tmp, "w") as f:
+            f.write("%d %d" % (self._acked, self._reserved))
+        final = self.path + "/state"
+        try:
+            os.rename(tmp, final)
+        except OSError:  # FAT will not rename over a file; _read_state falls back to state.tmp
+            os.remove(final)
+            os.rename(tmp, final)
+
+    def _records(self, first):
+        """Yield (seq, json str) for each intact record of a segment."""
+        with open(self._seg_path(first)) as f:
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                if len(line) < 10 or line[-1] != "\n":
+                    continue  # torn
+                body = line[8:-1]
+                try:
+                    ok = int(line[:8], 16) == crc32(body.encode())
+                except ValueError:
+                    ok = False
+                if not ok:
+                    continue
+                # seq is the first member: '{"seq":41,...' (see append).
+                i = body.find(",")
+                yield int(body[7:i if i > 0 else -1]), body
+
+    def _scan(self, first):
+        last = -1
+        count = 0
+        for seq, _ in self._records(first):
+            last = seq
+            if seq > self._acked:
+                count += 1
+        size = os.stat(self._seg_path(first))[6]
+        return last, count, size
+
+    # ---- contract ---------------------------------------------------------------------------
+    def append(self, reading):
+        """Assign the next seq to `reading` (sets reading["seq"]), store it durably, return seq."""
+        seq = self._next
+        if seq > _SEQ_LIMIT:
+            raise SpoolError("sequence numbers exhausted")
+        if seq >= self._reserved:
+            self._reserved = seq + _SEQ_BLOCK
+            self._write_state()
+        self._next = seq + 1
+        reading["seq"] = seq
+        rest = dict(reading)
+        del rest["seq"]
+        body = json.dumps(rest, separators=(",", ":"))
+        body = '{"seq":%d%s%s' % (seq, "," if len(body) > 2 else "", body[1:])
+        line = "%08x%s\n" % (crc32(body.encode()), body)
+        seg = self._segs[-1] if self._segs else None
+        if seg is None or self._open_seg != seg[0] or seg[3] + len(line) > self.seg_bytes:
+            seg = [seq, seq, 0, 0]
+            self._segs.append(seg)
+            self._open_seg = seq
+        with open(self._seg_path(seg[0]), "a") as f:
+            f.write(line)
+        seg[1] = seq
+        seg[2] += 1
+        seg[3] += len(line)
+        self._trim()
+        return seq
+
+    def _trim(self):
+        total = 0
+        for s in self._segs:
+            total += s[3]
+        while total > self.max_bytes and len(self._segs) > 1:
+            s = self._segs.pop(0)
+            os.remove(self._seg_path(s[0]))
+            self.dropped += s[2]
+            total -= s[3]
+
+    def peek(self, n):
+        """The oldest up to `n` unacknowledged readings (dicts, oldest first)."""
+        out = []
+        for s in self._segs:
+            if len(out) >= n:
+                break
+            if s[2] == 0:
+                continue
+            for seq, body in self._records(s[0]):
+                if seq > self._acked:
+                    out.append(json.loads(body))
+                    if len(out) >= n:
+                        break
+        return out
+
+    def ack(self, upto_seq):
+        """Forget every reading with seq <= upto_seq, durably."""
+        if upto_seq <= self._acked:
+            return
+        self._acked = upto_seq
+        self._write_state()
+        self._drop_acked()
+        for s in self._segs:
+            if s[0] > upto_seq:
+                break
+            s[2] = self._scan(s[0])[1]
+
+    def _drop_acked(self):
+        while self._segs and self._segs[0][1] <= self._acked:
+            s = self._segs.pop(0)
+            os.remove(self._seg_path(s[0]))
+            if self._open_seg == s[0]:
+                self._open_seg = None
+
+    def pending(self):
+        n = 0
+        for s in self._segs:
+            n += s[2]
+        return n
+
+    @property
+    def next_seq(self):
+        return self._next

@@ -1,0 +1,168 @@
+"""The Wi-Fi + MQTT link: Wi-Fi station up, MQTT session with an offline last will, wire v1 topics.
+
+The link connects once per connect() call; the app's loop reconnects after a failure, waiting
+backoff_ms(attempt) between attempts (attempt = consecutive failures, reset to 0 after a success).
+"""
+import asyncio
+import random
+
+from transport import wire
+from transport.mqtt import MQTTClient, MQTTError
+
+_WIFI_TIMEOUT_MS = 30000
+_BACKOFF_BASE_MS = 1000
+_BACKOFF_CAP_MS = 300000  # 5 min: a broker outage must not become a reconnect storm
+
+
+class LinkError(Exception):
+    """The link is down or could not come up (Wi-Fi or MQTT); the message says which."""
+
+
+def backoff_ms(attempt, base_ms=_BACKOFF_BASE_MS, cap_ms=_BACKOFF_CAP_MS):
+    """Delay before reconnect attempt `attempt` (0, 1, ...): "full jitter", uniform in
+    [0, min(cap, base * 2**attempt)], so a city of kits rebooting together after a power cut spreads
+    out instead of hammering the broker in step (AWS Architecture Blog, "Exponential Backoff And
+    Jitter", 2015)."""
+    ceiling = cap_ms if attempt >= 20 else min(cap_ms, base_ms << attempt)
+    return random.getrandbits(30) % (ceiling + 1)
+
+
+def _alloc_buf(size):
+    import gc
+
+    while size >= 1024:
+        gc.collect()
+        try:
+            return bytearray(size)
+        except MemoryError:
+            size //= 2
+    return None  # encode_batch then allocates per uplink
+
+
+async def _sleep_ms(ms):
+    if hasattr(asyncio, "sleep_ms"):
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+class WifiMqttLink:
+    def __init__(self, cfg, device, kit, firmware):
+        self.cfg = cfg
+        self.device = device
+        self.kit = kit
+        self.firmware = firmware
+        self.on_config = None  # callable(dict) for each valid downlink config
+        self.bad_configs = 0
+        self._wlan = None
+        m = cfg["mqtt"]
+        self._client = MQTTClient(
+            device, m["host"], m.get("port", 1883),
+            username=m.get("username") or None, password=m.get("password") or None,
+            keepalive=m.get("keepalive_s", 60), clean_session=True,
+            will=(wire.topic_status(device), wire.offline_will(device), 1, True),
+            on_message=self._on_message,
+        )
+        # One payload buffer for the life of the link (see wire.encode_batch), allocated at the first
+        # send: mqtt.payload_bytes trades RAM for fewer, larger uplinks; smaller if the heap is short.
+        self._buf_size = min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD)
+        self._buf = None
+        self._t_up = wire.topic_up(device)
+        self._t_status = wire.topic_status(device)
+        self._t_config = wire.topic_config(device)
+
+    @property
+    def connected(self):
+        if not self._client.connected:
+            return False
+        return self._wlan is None or self._wlan.isconnected()
+
+    async def _wifi_up(self):
+        try:
+            import network
+        except ImportError:
+            return  # a host with its own network (unix port, CPython): nothing to bring up
+        if self._wlan is None:
+            self._wlan = network.WLAN(network.STA_IF)
+        w = self._wlan
+        w.active(True)
+        if w.isconnected():
+            return
+        wifi = self.cfg["wifi"]
+        w.connect(wifi["ssid"], wifi["password"])
+        waited = 0
+        while not w.isconnected():
+            if waited >= _WIFI_TIMEOUT_MS:
+                try:
+                    w.disconnect()
+                except OSError:
+                    pass
+                raise LinkError("Wi-Fi: no connection to %r after %d s" % (wifi["ssid"], waited // 1000))
+            await _sleep_ms(200)
+            waited += 200
+
+    async def connect(self):
+        """Wi-Fi, MQTT (will = offline status), subscribe to our config, publish online status."""
+        await self._wifi_up()
+        try:
+            await self._client.connect()
+            await self._client.subscribe(self._t_config, 1)
+            await self.publish_status({"state": "online", "kit": self.kit, "firmware": self.firmware})
+        except MQTTError as e:
+            await self._client.disconnect()
+            raise LinkError("MQTT %s:%s: %s" % (self._client.host, self._client.port, e))
+
+    async def send(self, readings):
+        """Publish `readings` (oldest first) as uplinks (QoS 1); return after the last PUBACK.
+
+        Usually one uplink; more when the batch does not fit the payload buffer (the caller may size
+        batches with wire.max_batch). LinkError on failure: some uplinks may have arrived, which is
+        harmless since the server stores each (device, seq) once; ack in the spool only after success.
+        """
+        if self._buf is None and self._buf_size:
+            self._buf = _alloc_buf(self._buf_size)
+            self._buf_size = 0  # one attempt: without a buffer, encode_batch allocates per uplink
+        i = 0
+        while i < len(readings):
+            payload, n = wire.encode_batch(self.device, self.kit, self.firmware,
+                                           readings[i:] if i else readings, buf=self._buf)
+            await self._publish(self._t_up, payload, False)
+            i += n
+
+    async def publish_status(self, status):
+        """Publish a retained status; "device" and "state" ("online" by default) are filled in."""
+        s = dict(status)
+        s["device"] = self.device
+        if "state" not in s:
+            s["state"] = "online"
+        await self._publish(self._t_status, wire.encode_status(s), True)
+
+    async def _publish(self, topic, payload, retain):
+        if not self.connected:
+            raise LinkError("link down")
+        try:
+            await self._client.publish(topic, payload, 1, retain)
+        except MQTTError as e:
+            raise LinkError("MQTT publish on %s: %s" % (topic, e))
+
+    def _on_message(self, topic, payload, retained):
+        if topic != self._t_config:
+            return
+        try:
+            cfg = wire.decode_config(payload)
+        except ValueError as e:
+            self.bad_configs += 1
+            print("link: config ignored:", e)
+            return
+        if self.on_config is not None:
+            self.on_config(cfg)
+
+    async def close(self):
+        """Publish the offline status (a clean DISCONNECT makes the broker discard the will), then
+        disconnect. Best effort; Wi-Fi is left up."""
+        if self._client.connected:
+            try:
+                await self._client.publish(self._t_status, wire.offline_will(self.device), 1, True)
+            except MQTTError:
+                pass
+        await self._client.disconnect()

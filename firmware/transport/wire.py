@@ -1,0 +1,191 @@
+"""Wire format v1 encoder (docs/wire-format.md): topics and JSON payloads for IP links.
+
+Numbers are formatted here rather than by json.dumps: on the ESP32 floats are single precision, and
+repr() of a rounded float can print noise digits (1016.3099). Each value is written with the decimals
+of kits/quantities.json plus one (so rounding never costs more than a tenth of the displayed
+resolution), trailing zeros stripped. A value that is not a finite number is left out, as a failed
+sensor's value is: a NaN on the wire would make the server reject the whole batch.
+"""
+import json
+
+try:
+    from micropython import const
+except ImportError:  # CPython fallback of the simulator
+    def const(x):
+        return x
+
+VERSION = const(1)
+MAX_PAYLOAD = const(16384)  # bytes, the uplink limit of the spec
+MAX_READINGS = const(100)  # readings per uplink, the spec's limit
+
+# quantity id -> decimals on the wire (= quantities.json `decimals` + 1; a test keeps them in step).
+DECIMALS = {
+    "pm1": 2, "pm2_5": 2, "pm10": 2,
+    "temperature": 2, "humidity": 2, "pressure": 2,
+    "noise_laeq": 2, "noise_lamin": 2, "noise_lamax": 2,
+    "gas_resistance": 1, "pollen_proxy": 3,
+}
+_DEFAULT_DECIMALS = const(3)
+_TIME_DECIMALS = const(3)  # a fractional time is written to the millisecond
+_POW10 = (1, 10, 100, 1000, 10000)
+_SEP = (",", ":")
+
+
+def topic_up(device):
+    return "dcz/v1/" + device + "/up"
+
+
+def topic_status(device):
+    return "dcz/v1/" + device + "/status"
+
+
+def topic_config(device):
+    return "dcz/v1/" + device + "/config"
+
+
+def fmt_number(v, decimals):
+    """`v` rounded to `decimals` places as compact JSON text, or None if `v` is not a finite number."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    if isinstance(v, int):
+        return str(v)
+    if v != v or v in (float("inf"), float("-inf")):
+        return None
+    n = int(round(v * _POW10[decimals]))
+    if n == 0:
+        return "0"
+    sign = "-" if n < 0 else ""
+    s = str(-n if n < 0 else n)
+    if decimals == 0:
+        return sign + s
+    if len(s) <= decimals:
+        s = "0" * (decimals + 1 - len(s)) + s
+    frac = s[-decimals:].rstrip("0")
+    return sign + s[:-decimals] + ("." + frac if frac else "")
+
+
+def encode_reading(r):
+    """One reading as a JSON object string (flags and errors left out when empty)."""
+    t = fmt_number(r["time"], _TIME_DECIMALS)
+    if t is None:
+        raise ValueError("reading %s has no valid time" % r.get("seq"))
+    parts = ['{"seq":', str(r["seq"]), ',"time":', t, ',"values":{']
+    first = True
+    for q, v in r["values"].items():
+        s = fmt_number(v, DECIMALS.get(q, _DEFAULT_DECIMALS))
+        if s is None:
+            continue
+        if not first:
+            parts.append(",")
+        first = False
+        parts.append(json.dumps(q))
+        parts.append(":")
+        parts.append(s)
+    parts.append("}")
+    flags = r.get("flags")
+    if flags:
+        parts.append(',"flags":')
+        parts.append(json.dumps(flags, separators=_SEP))
+    errors = r.get("errors")
+    if errors:
+        parts.append(',"errors":')
+        parts.append(json.dumps(errors, separators=_SEP))
+    parts.append("}")
+    return "".join(parts)
+
+
+def _head(device, kit, firmware):
+    return '{"version":1,"device":%s,"kit":%s,"firmware":%s,"readings":[' % (
+        json.dumps(device), json.dumps(kit), json.dumps(firmware))
+
+
+def encode_uplink(device, kit, firmware, readings):
+    """The uplink payload (bytes) for `readings` (oldest first). ValueError if over the spec's limits."""
+    data, n = encode_batch(device, kit, firmware, readings)
+    if n != len(readings):
+        raise ValueError("uplink too large: %d readings, %d fit (see max_batch)" % (len(readings), n))
+    return data
+
+
+def _put(mv, pos, s):
+    b = s.encode()
+    end = pos + len(b)
+    if end > len(mv):
+        return -1
+    mv[pos:end] = b
+    return end
+
+
+def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None):
+    """Encode the longest prefix of `readings` that fits in `limit` bytes and 100 readings.
+
+    Returns (payload, number of readings encoded); ValueError if not even one fits. With `buf` (a
+    bytearray allocated once, early, while the heap is not yet fragmented) the payload is written into
+    it and returned as a memoryview of it, valid until the next call, and `limit` is min(limit,
+    len(buf)); without it the payload is a new bytes object. A 30-reading batch fragments a 110 KiB
+    heap enough that a fresh 5 KiB allocation can fail (tests/firmware/test_transport_heap.py).
+    """
+    own = buf is None
+    if own:
+        buf = bytearray(limit)
+    mv = memoryview(buf)
+    if len(mv) > limit:
+        mv = mv[:limit]
+    pos = _put(mv, 0, _head(device, kit, firmware))
+    n = 0
+    if pos >= 0:
+        cap = mv[:len(mv) - 2]  # keep room for the closing "]}"
+        for r in readings:
+            if n == MAX_READINGS:
+                break
+            end = _put(cap, pos, ("," if n else "") + encode_reading(r))
+            if end < 0:
+                break
+            pos = end
+            n += 1
+    if n == 0:
+        raise ValueError("uplink: no reading fits in %d bytes" % len(mv))
+    mv[pos:pos + 2] = b"]}"
+    pos += 2
+    return (bytes(mv[:pos]) if own else mv[:pos]), n
+
+
+def max_batch(n_values, limit=MAX_PAYLOAD):
+    """Conservative readings-per-uplink for readings of `n_values` quantities with a few flags/errors.
+
+    Guidance for sizing spool.peek(); encode_batch() is the exact check.
+    """
+    per = 48 + 26 * n_values + 120  # seq+time, values, room for flags and one error
+    n = (limit - 160) // per
+    return max(1, min(MAX_READINGS, n))
+
+
+def encode_status(status):
+    """Status payload: `status` must hold "device" and "state"; "version" is added."""
+    if "device" not in status or "state" not in status:
+        raise ValueError("status needs device and state")
+    if "version" in status:
+        status = dict(status)
+        del status["version"]
+    return ('{"version":1,' + json.dumps(status, separators=_SEP)[1:]).encode()
+
+
+def offline_will(device):
+    return ('{"version":1,"device":%s,"state":"offline"}' % json.dumps(device)).encode()
+
+
+def decode_config(payload):
+    """A downlink config as a dict to overlay on the device's own (without "version").
+
+    ValueError if it is not a JSON object of version 1.
+    """
+    try:
+        cfg = json.loads(payload)
+    except ValueError:
+        raise ValueError("config: not JSON")
+    if not isinstance(cfg, dict):
+        raise ValueError("config: not a JSON object")
+    v = cfg.pop("version", None)
+    if v != VERSION or isinstance(v, bool):
+        raise ValueError("config: version %r, expected 1" % (v,))
+    return cfg
