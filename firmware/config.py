@@ -1,0 +1,74 @@
+# Configuration: defaults, overlaid by the kit definition, the device's own file, then the last
+# downlink. Each layer is a JSON file on the flash filesystem; nothing is edited in place.
+import json
+
+DEFAULTS = {
+    "device_id": None,
+    "sampling": {"interval_s": 60, "average_s": 5, "sample_period_s": 1, "warmup_s": None,
+                 # stop measuring after this many readings this boot (simulator, bench tests)
+                 "max_readings": None},
+    "wifi": {"ssid": "", "password": ""},
+    "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60},
+    "spool": {"dir": "spool", "max_bytes": 256 * 1024},
+    "batch_max": 20,
+    "status_every_s": 300,
+    "safe_mode_pin": None,
+    "watchdog_ms": 0,
+}
+
+KIT_FILE = "kit.json"
+DEVICE_FILE = "device.json"
+DOWNLINK_FILE = "downlink.json"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def merged(base, overlay):
+    """A new dict: `base` with `overlay` laid over it, nested dicts merged key by key."""
+    out = {}
+    for k in base:
+        out[k] = base[k]
+    for k in overlay:
+        v = overlay[k]
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merged(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_json(path, required):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        if required:
+            raise ConfigError("missing " + path + ": flash the device with its kit and config")
+        return {}
+    except ValueError:
+        raise ConfigError(path + " is not valid JSON")
+
+
+def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE):
+    kit = read_json(kit_file, True)
+    device = read_json(device_file, True)
+    downlink = read_json(downlink_file, False)
+    cfg = merged(merged(merged(DEFAULTS, kit), device), downlink)
+    cfg["kit_id"] = kit.get("id")
+    if not cfg.get("device_id"):
+        raise ConfigError(device_file + " has no device_id")
+    if not cfg["mqtt"].get("host"):
+        raise ConfigError(device_file + " has no mqtt.host")
+    return cfg
+
+
+def save_downlink(update, path=DOWNLINK_FILE):
+    """Keep a downlink config across reboots (merged with the previous one)."""
+    current = read_json(path, False)
+    with open(path + ".tmp", "w") as f:
+        json.dump(merged(current, update), f)
+    import os
+
+    os.rename(path + ".tmp", path)

