@@ -3,13 +3,11 @@
 Use `broker` to run a test against both, or `mosquitto_broker` / `amqtt_broker` for one; the factory
 fixtures `mosquitto_factory` take mosquitto config lines (e.g. a broker that refuses anonymous users).
 """
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
@@ -129,63 +127,20 @@ def mosquitto_broker(mosquitto_factory):
     return mosquitto_factory()
 
 
-class _AmqttThread:
-    """amqtt's Broker on its own event loop in a daemon thread."""
-
-    def __init__(self, port):
-        self.port = port
-        self.loop = asyncio.new_event_loop()
-        self.broker = None
-        self.error = None
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"amqtt-{port}", daemon=True)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._start())
-        except BaseException as e:  # reported to the test thread
-            self.error = e
-            self.ready.set()
-            return
-        self.ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
-
-    async def _start(self):
-        from amqtt.broker import Broker
-
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-            "sys_interval": 0,
-            "auth": {"allow-anonymous": True},
-        }
-        self.broker = Broker(config)
-        await self.broker.start()
-
-    def stop(self):
-        if self.broker is not None and self.loop.is_running():
-            fut = asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop)
-            try:
-                fut.result(timeout=10)
-            except Exception:  # shutting down anyway; the thread is a daemon
-                pass
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def amqtt_broker():
-    pytest.importorskip("amqtt")
-    port = free_port()
-    runner = _AmqttThread(port)
-    runner.thread.start()
-    runner.ready.wait(timeout=15)
-    if runner.error is not None or not _wait_listening(port):
+    """The server's own embedded broker (amqtt), started on a free port."""
+    from datacityzen.broker import EmbeddedBroker
+
+    runner = EmbeddedBroker("127.0.0.1", free_port())
+    try:
+        runner.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    if not _wait_listening(runner.port):
         runner.stop()
-        pytest.fail(f"amqtt did not start on port {port}: {runner.error!r}")
-    yield BrokerInfo("127.0.0.1", port, "amqtt")
+        pytest.fail(f"amqtt did not listen on port {runner.port}")
+    yield BrokerInfo("127.0.0.1", runner.port, "amqtt")
     runner.stop()
 
 
