@@ -118,3 +118,27 @@ def test_sim_resumes_sequence_after_reboot(service, tmp_path):
     wait_stored(service, 6)
     (device,) = httpx.get(service.http_url + "/api/v1/devices").json()
     assert device["readings"] == 6
+
+
+@pytest.mark.slow
+def test_faulty_hardware_is_reported_and_the_device_keeps_publishing(service, tmp_path):
+    """BME280 unplugged and SDS011 frames with bad checksums: PM still arrives, the errors are stored."""
+    host, port = service.settings.broker_address
+    device = "sim-air-outdoor-v1-01"
+    folder = tmp_path / "sim" / device
+    folder.mkdir(parents=True)
+    (folder / "sim_hw.json").write_text(json.dumps({
+        "seed": 5,
+        "uart": {"2": {"chip": "sds011", "faults": {"checksum_error_every": 2}}},
+        "i2c": {},
+    }))
+    proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", devices=1, count=3)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wait_stored(service, 3)
+    (summary,) = httpx.get(service.http_url + "/api/v1/devices").json()
+    assert summary["readings"] == 3
+    assert set(summary["latest"]) == {"pm2_5", "pm10"}  # no climate values, no placeholders
+    errors = [json.loads(e) for (e,) in service.store._con.execute(
+        "SELECT errors FROM raw_readings WHERE device = ? ORDER BY seq", [device]).fetchall()]
+    assert all({"sensor": "bme280", "error": "absent"} in e for e in errors)
+    assert any({"sensor": "sds011", "error": "checksum"} in e for e in errors)

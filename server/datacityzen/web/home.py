@@ -11,6 +11,7 @@ from ..api.devices import device_summaries
 from ..quantities import QUANTITIES
 
 router = APIRouter(include_in_schema=False)
+ORDER = {q: i for i, q in enumerate(QUANTITIES)}  # the registry's order: particles first
 
 TEXT = {
     "en": {
@@ -74,7 +75,8 @@ def render_home(devices: list[dict], lang: str) -> str:
     cards = []
     for d in devices:
         rows = []
-        for q, v in d["latest"].items():
+        ordered = sorted(d["latest"].items(), key=lambda kv: ORDER.get(kv[0], len(ORDER)))
+        for q, v in ordered:
             meta = QUANTITIES.get(q, {"unit": "", "label": {lang: q}, "decimals": 1})
             flags = f' <small class="flags">({t["flags"]}: {escape(", ".join(v["flags"]))})</small>' if v["flags"] else ""
             rows.append(
@@ -82,14 +84,14 @@ def render_home(devices: list[dict], lang: str) -> str:
                 f'<td class="value">{format_number(v["value"], meta["decimals"], lang)}</td>'
                 f'<td class="unit">{escape(meta["unit"])}{flags}</td></tr>'
             )
-        csv_link = f"/api/v1/readings?device={escape(d['id'])}&quantity={','.join(d['latest']) or 'pm2_5'}&format=csv"
+        csv_link = f"/api/v1/readings?device={d['id']}&quantity={','.join(d['latest']) or 'pm2_5'}&format=csv"
         cards.append(
             f'<section class="device" data-device="{escape(d["id"])}">'
             f'<h2>{t["device"]} {escape(d["id"])}</h2>'
             f'<p class="meta">{t["kit"]} {escape(d["kit"] or "?")} · {t["last_seen"]} {_ago(d["last_seen"], lang)}'
             f' · {d["readings"]} {t["readings"]}</p>'
             f'<table>{"".join(rows)}</table>'
-            f'<p><a href="{csv_link}">{t["data"]}</a></p></section>'
+            f'<p><a href="{escape(csv_link)}">{t["data"]}</a></p></section>'
         )
     body = "".join(cards) or f'<p class="empty">{t["none"]}</p>'
     return f"""<!doctype html>
