@@ -10,10 +10,11 @@ import time
 import asyncio
 import config
 import log
+from micropython import const
 from version import VERSION
 
 # Unix time of 2024-01-01: a clock below this has not been set (NTP not reached yet).
-_CLOCK_VALID_AFTER = 1704067200
+_CLOCK_VALID_AFTER = const(1704067200)
 # Ports whose time.time() counts from 2000-01-01 need this added to give Unix time.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 

@@ -2,19 +2,24 @@
 # downlink. Each layer is a JSON file on the flash filesystem; nothing is edited in place.
 import json
 
-DEFAULTS = {
-    "device_id": None,
-    "sampling": {"interval_s": 60, "average_s": 5, "sample_period_s": 1, "warmup_s": None,
-                 # stop measuring after this many readings this boot (simulator, bench tests)
-                 "max_readings": None},
-    "wifi": {"ssid": "", "password": ""},
-    "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60},
-    "spool": {"dir": "spool", "max_bytes": 256 * 1024},
-    "batch_max": 20,
-    "status_every_s": 300,
-    "safe_mode_pin": None,
-    "watchdog_ms": 0,
-}
+
+def defaults():
+    # A function, not a module-level dict: load() copies it into the config anyway, so a constant
+    # table would only hold a second copy in RAM for the life of the firmware.
+    return {
+        "device_id": None,
+        "sampling": {"interval_s": 60, "average_s": 5, "sample_period_s": 1, "warmup_s": None,
+                     # stop measuring after this many readings this boot (simulator, bench tests)
+                     "max_readings": None},
+        "wifi": {"ssid": "", "password": ""},
+        "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60},
+        "spool": {"dir": "spool", "max_bytes": 256 * 1024},
+        "batch_max": 20,
+        "status_every_s": 300,
+        "safe_mode_pin": None,
+        "watchdog_ms": 0,
+    }
+
 
 KIT_FILE = "kit.json"
 DEVICE_FILE = "device.json"
@@ -55,7 +60,8 @@ def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE
     kit = read_json(kit_file, True)
     device = read_json(device_file, True)
     downlink = read_json(downlink_file, False)
-    cfg = merged(merged(merged(DEFAULTS, kit), device), downlink)
+    kit.pop("name", None)  # display names (several languages) are for people, not for the device
+    cfg = merged(merged(merged(defaults(), kit), device), downlink)
     cfg["kit_id"] = kit.get("id")
     if not cfg.get("device_id"):
         raise ConfigError(device_file + " has no device_id")

@@ -26,15 +26,6 @@ _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
 _MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and acknowledged
 
-# CONNACK return codes, spec 3.2.2.3.
-_CONNACK_REASONS = (
-    "accepted",
-    "unacceptable protocol version",
-    "client identifier rejected",
-    "server unavailable",
-    "bad user name or password",
-    "not authorised",
-)
 
 if hasattr(time, "ticks_ms"):
     _ticks_ms = time.ticks_ms
@@ -155,7 +146,10 @@ class MQTTClient:
         code = body[1]
         if code:
             await self._close_socket()
-            reason = _CONNACK_REASONS[code] if code < len(_CONNACK_REASONS) else "unknown"
+            # CONNACK return codes, spec 3.2.2.3; a local tuple: built only when a broker refuses.
+            reasons = ("accepted", "unacceptable protocol version", "client identifier rejected",
+                       "server unavailable", "bad user name or password", "not authorised")
+            reason = reasons[code] if code < len(reasons) else "unknown"
             raise MQTTConnectError(code, reason)
         self._up = True
         self._last_rx = self._last_tx = _ticks_ms()

@@ -6,12 +6,15 @@ backoff_ms(attempt) between attempts (attempt = consecutive failures, reset to 0
 import asyncio
 import random
 
+from micropython import const
+
 from transport import wire
 from transport.mqtt import MQTTClient, MQTTError
 
-_WIFI_TIMEOUT_MS = 30000
-_BACKOFF_BASE_MS = 1000
-_BACKOFF_CAP_MS = 300000  # 5 min: a broker outage must not become a reconnect storm
+# const(): private integers vanish from the module dict (compile-time constants).
+_WIFI_TIMEOUT_MS = const(30000)
+_BACKOFF_BASE_MS = const(1000)
+_BACKOFF_CAP_MS = const(300000)  # 5 min: a broker outage must not become a reconnect storm
 
 
 class LinkError(Exception):
@@ -36,7 +39,12 @@ def _alloc_buf(size):
             return bytearray(size)
         except MemoryError:
             size //= 2
-    return None  # encode_batch then allocates per uplink
+    return None  # encode_batch then allocates per uplink, at most _FALLBACK_PAYLOAD bytes
+
+
+# Payload limit when no buffer could be allocated: a heap that refused 1 KB must not be asked for
+# wire.MAX_PAYLOAD (16 KB, plus its copy as bytes) per uplink; small uplinks still get through.
+_FALLBACK_PAYLOAD = const(1024)
 
 
 async def _sleep_ms(ms):
@@ -63,10 +71,11 @@ class WifiMqttLink:
             will=(wire.topic_status(device), wire.offline_will(device), 1, True),
             on_message=self._on_message,
         )
-        # One payload buffer for the life of the link (see wire.encode_batch), allocated at the first
-        # send: mqtt.payload_bytes trades RAM for fewer, larger uplinks; smaller if the heap is short.
-        self._buf_size = min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD)
-        self._buf = None
+        # One payload buffer for the life of the link (see wire.encode_batch), allocated now, before
+        # the connection's streams and tasks fragment the heap (at the first send, a heap with 18 KB
+        # free could no longer give 1 KB in one piece): mqtt.payload_bytes trades RAM for fewer,
+        # larger uplinks; smaller if the heap is short.
+        self._buf = _alloc_buf(min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD))
         self._t_up = wire.topic_up(device)
         self._t_status = wire.topic_status(device)
         self._t_config = wire.topic_config(device)
@@ -119,13 +128,12 @@ class WifiMqttLink:
         batches with wire.max_batch). LinkError on failure: some uplinks may have arrived, which is
         harmless since the server stores each (device, seq) once; ack in the spool only after success.
         """
-        if self._buf is None and self._buf_size:
-            self._buf = _alloc_buf(self._buf_size)
-            self._buf_size = 0  # one attempt: without a buffer, encode_batch allocates per uplink
         i = 0
         while i < len(readings):
             payload, n = wire.encode_batch(self.device, self.kit, self.firmware,
-                                           readings[i:] if i else readings, buf=self._buf)
+                                           readings[i:] if i else readings,
+                                           _FALLBACK_PAYLOAD if self._buf is None else wire.MAX_PAYLOAD,
+                                           self._buf)
             await self._publish(self._t_up, payload, False)
             i += n
 

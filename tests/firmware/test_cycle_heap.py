@@ -33,7 +33,8 @@ print("RESULT " + json.dumps({"sent": sent, "sim_hw": sim_hw, "steady": gc.mem_a
 """
 
 
-def run_cycle(folder: Path, heap_kb: int):
+def run_cycle(make_folder, heap_kb: int):
+    folder = make_folder()  # a fresh flash each run: a failed run must not leave readings for the next
     proc = run_mpy(CYCLE, cwd=folder, heapsize=f"{heap_kb}K", extra_path=(compiled_dir(),), check=False, timeout=60)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -44,19 +45,29 @@ def run_cycle(folder: Path, heap_kb: int):
 @pytest.mark.slow
 def test_one_cycle_fits_the_esp32_heap(amqtt_broker, tmp_path):
     kit = load_kit("air-outdoor-v1")
-    folder = tmp_path / "dev"
-    prepare_device(folder, "heap-test-01", kit, (amqtt_broker.host, amqtt_broker.port), 2, None, seed=3)
-    full = run_cycle(folder, 110 + SIM_HW_ALLOWANCE_KB)
+    runs = iter(range(1000))
+
+    def make_folder():
+        folder = tmp_path / f"dev{next(runs)}"
+        prepare_device(folder, "heap-test-01", kit, (amqtt_broker.host, amqtt_broker.port), 2, None, seed=3)
+        return folder
+
+    full = run_cycle(make_folder, 110 + SIM_HW_ALLOWANCE_KB)
     assert full is not None and full["sent"] == 1
     assert full["sim_hw"] <= SIM_HW_ALLOWANCE_KB * 1024, "simulated hardware outgrew its allowance"
 
     lo, hi = 24, 110 + SIM_HW_ALLOWANCE_KB  # smallest heap (KB) in which the cycle completes
     while hi - lo > 2:
         mid = (lo + hi) // 2
-        if run_cycle(folder, mid) is not None:
+        if run_cycle(make_folder, mid) is not None:
             hi = mid
         else:
             lo = mid
+    # Fragmentation makes "fits in N KB" not quite monotonic in N: check a few sizes above the
+    # bisection result and report the smallest size above which every checked size worked.
+    for kb in range(hi + 2, 110 + SIM_HW_ALLOWANCE_KB, 3):
+        if run_cycle(make_folder, kb) is None:
+            hi = kb + 1
     firmware_kb = hi - full["sim_hw"] / 1024
     report = {
         "min_heap_kb_with_sim_hw": hi,

