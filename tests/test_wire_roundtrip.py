@@ -1,6 +1,5 @@
 """Firmware encoder (under real MicroPython) -> server decoder: equal up to the documented rounding."""
 import json
-import math
 from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, given, settings
@@ -8,7 +7,7 @@ from hypothesis import strategies as st
 
 from datacityzen.ingest.wire_v1 import decode_uplink
 from datacityzen.quantities import QUANTITIES
-from mpy import FIRMWARE, run_mpy
+from mpy import run_mpy
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 T2015 = 1420070400

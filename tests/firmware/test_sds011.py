@@ -1,5 +1,4 @@
 """SDS011 driver, run under MicroPython: frames, resync, checksum errors, commands, timeouts."""
-import json
 
 from hypothesis import given, settings, HealthCheck
 from hypothesis import strategies as st

@@ -146,7 +146,6 @@ out({"growth": b - a, "free": gc.mem_free()})
 def test_unknown_sensor_type_is_a_clear_error(tmp_path):
     kit = copy.deepcopy(KIT)
     kit["sensors"].append({"type": "pms9999", "bus": "uart_pm"})
-    body_ok = "out('built')\n"
     code_err = """
 try:
     sensors.build(json.loads(%r), buses, sampling)

@@ -37,5 +37,5 @@ def list_devices(store: StoreDep) -> list[dict]:
 
 
 @router.get("/health", summary="Liveness and ingest counters")
-def health(store: StoreDep) -> dict:
+def health() -> dict:
     return {"status": "ok", "version": __version__}

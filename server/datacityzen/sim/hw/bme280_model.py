@@ -14,7 +14,6 @@ Config (the address's entry in sim_hw.json): {"chip": "bme280", "calib": {"T1": 
 trimming words), "fixed_data": [8 bytes for 0xF7..0xFE] (the data registers always hold these), "faults":
 {"chip_id": 88 (answer another id, e.g. 0x58 = BMP280), "stuck_measuring": true}}.
 """
-import math
 
 import sim_env
 
