@@ -20,7 +20,10 @@ MAX_READINGS = const(100)  # readings per uplink, the spec's limit
 
 # quantity id -> decimals on the wire (= quantities.json `decimals` + 1; a test keeps them in step).
 DECIMALS = {
-    "pm1": 2, "pm2_5": 2, "pm10": 2,
+    "pm1": 2, "pm2_5": 2, "pm4": 2, "pm10": 2,
+    "pn_gt0_3": 1, "pn_gt0_5": 1, "pn_gt1_0": 1, "pn_gt2_5": 1, "pn_gt5_0": 1, "pn_gt10": 1,
+    "pn_lt0_5": 2, "pn_lt1_0": 2, "pn_lt2_5": 2, "pn_lt4_0": 2, "pn_lt10": 2,
+    "typical_particle_size": 3,
     "temperature": 2, "humidity": 2, "pressure": 2,
     "noise_laeq": 2, "noise_lamin": 2, "noise_lamax": 2,
     "gas_resistance": 1, "pollen_proxy": 3,

@@ -24,6 +24,7 @@ class Message:
     payload: bytes
     received_at: datetime
     transport: str = "mqtt"
+    radio: dict | None = None  # radio metadata (RSSI, SNR, gateway...) kept with each reading
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _utc_us(t: datetime) -> np.datetime64:
 
 def build_batch(uplinks: Sequence[tuple[wire_v1.Uplink, Message]]) -> ReadingBatch:
     """Column arrays for the store from decoded uplinks (one row per reading, one per value)."""
-    r_dev, r_seq, r_time, r_kit, r_fw, r_recv, r_tr, r_err = ([] for _ in range(8))
+    r_dev, r_seq, r_time, r_kit, r_fw, r_recv, r_tr, r_err, r_radio = ([] for _ in range(9))
     v_dev, v_seq, v_time, v_q, v_val, v_flags = ([] for _ in range(6))
     for up, msg in uplinks:
         received = _utc_us(msg.received_at)
@@ -54,6 +55,7 @@ def build_batch(uplinks: Sequence[tuple[wire_v1.Uplink, Message]]) -> ReadingBat
             r_recv.append(received)
             r_tr.append(msg.transport)
             r_err.append(json.dumps(list(reading.errors)) if reading.errors else None)
+            r_radio.append(json.dumps(msg.radio, sort_keys=True) if msg.radio else None)
             for quantity, value in reading.values.items():
                 v_dev.append(up.device)
                 v_seq.append(reading.seq)
@@ -77,6 +79,7 @@ def build_batch(uplinks: Sequence[tuple[wire_v1.Uplink, Message]]) -> ReadingBat
         values_quantity=obj(v_q),
         values_value=np.array(v_val, dtype=np.float64),
         values_flags=obj(v_flags),
+        readings_radio=obj(r_radio),
     )
 
 

@@ -35,6 +35,8 @@ class ReadingBatch:
     values_quantity: np.ndarray
     values_value: np.ndarray
     values_flags: np.ndarray  # comma-separated flag names, "" when none
+    # Radio metadata per reading (LoRaWAN RSSI/SNR/gateway, cellular signal), JSON text or None.
+    readings_radio: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.readings_seq)

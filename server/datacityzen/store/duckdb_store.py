@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS raw_readings (
     received_at TIMESTAMP NOT NULL,
     transport VARCHAR,
     errors VARCHAR,
+    radio VARCHAR,
     PRIMARY KEY (device, seq)
 );
 CREATE TABLE IF NOT EXISTS raw_values (
@@ -46,6 +47,30 @@ CREATE TABLE IF NOT EXISTS raw_values (
     quantity VARCHAR NOT NULL,
     value DOUBLE NOT NULL,
     flags VARCHAR
+);
+-- The calibrated layer (issue 6): one row per raw value a calibration covers, recomputable from raw
+-- values + the model version at any time; raw_values are never changed.
+CREATE TABLE IF NOT EXISTS calibrations (
+    id VARCHAR PRIMARY KEY,          -- e.g. 'cal-0001'
+    device VARCHAR NOT NULL,
+    quantity VARCHAR NOT NULL,       -- the quantity it corrects, e.g. pm2_5
+    model VARCHAR NOT NULL,          -- model name, e.g. 'epa-2021' or 'linear'
+    model_version VARCHAR NOT NULL,  -- e.g. '1' or a content hash of a fitted model file
+    params VARCHAR NOT NULL,         -- the model as JSON (enough to recompute)
+    valid_from TIMESTAMP NOT NULL,
+    valid_to TIMESTAMP,              -- NULL: open-ended
+    assigned_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calibrated_values (
+    device VARCHAR NOT NULL,
+    seq BIGINT NOT NULL,
+    time TIMESTAMP NOT NULL,
+    quantity VARCHAR NOT NULL,
+    value DOUBLE,                    -- NULL when the flags exclude the value
+    flags VARCHAR,                   -- comma-separated quality flags
+    model VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    calibration VARCHAR NOT NULL     -- calibrations.id
 );
 CREATE TABLE IF NOT EXISTS quarantine (
     received_at TIMESTAMP NOT NULL,
@@ -88,6 +113,8 @@ class DuckDBStore:
             "received_at": batch.readings_received_at,
             "transport": batch.readings_transport,
             "errors": batch.readings_errors,
+            "radio": batch.readings_radio if batch.readings_radio is not None
+            else np.full(len(batch), None, dtype=object),
         }
         values = {
             "device": batch.values_device,
@@ -111,7 +138,7 @@ class DuckDBStore:
                 cur.execute(
                     """INSERT INTO raw_readings
                        SELECT DISTINCT ON (device, seq) b.device, b.seq, b.time, b.kit, b.firmware,
-                              b.received_at, b.transport, b.errors
+                              b.received_at, b.transport, b.errors, b.radio
                        FROM batch_readings b SEMI JOIN new_keys USING (device, seq)"""
                 )
                 cur.execute(
