@@ -41,9 +41,9 @@ class App:
         self.sampler = sensors.build(cfg, self.buses, cfg["sampling"])
         self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"])
         if link is None:
-            from transport.wifi_mqtt import WifiMqttLink
+            from transport.links import make_link
 
-            link = WifiMqttLink(cfg, self.device, self.kit, VERSION)
+            link = make_link(cfg, self.device, self.kit, VERSION)
         self.link = link
         self.link.on_config = self.apply_config
         self.booted_ms = time.ticks_ms()
