@@ -48,6 +48,18 @@ CREATE TABLE IF NOT EXISTS raw_values (
     value DOUBLE NOT NULL,
     flags VARCHAR
 );
+-- Where a device stands (written at registration). lat/lon are the host's exact location: private,
+-- never in a public output. public_lat/public_lon are the snapped location every public output uses
+-- (a fixed grid cell of precision_m metres, at least 100 m unless the host opted in to exact).
+CREATE TABLE IF NOT EXISTS device_sites (
+    device VARCHAR PRIMARY KEY,
+    lat DOUBLE,
+    lon DOUBLE,
+    altitude_m DOUBLE,
+    precision_m INTEGER NOT NULL DEFAULT 100,
+    public_lat DOUBLE,
+    public_lon DOUBLE
+);
 -- The calibrated layer (issue 6): one row per raw value a calibration covers, recomputable from raw
 -- values + the model version at any time; raw_values are never changed.
 CREATE TABLE IF NOT EXISTS calibrations (
