@@ -1,21 +1,31 @@
 """The FastAPI application: routers for each resource, the store in app.state."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from .. import __version__
-from ..web import home
-from . import devices, readings
+from ..settings import Settings
+from ..store.registry import Registry
+from ..web import home, host
+from . import admin, devices, readings
 
 
-def create_app(store) -> FastAPI:
+def create_app(store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="DataCityZen",
         version=__version__,
         description="Citizen environmental sensing: devices, raw readings and exports.",
     )
     app.state.store = store
+    # Without settings (tests building an app around a store): no admin token, so the admin API
+    # answers 403 until one is configured.
+    app.state.settings = settings or Settings(data_dir=Path("."))
+    app.state.registry = Registry(store)
     app.include_router(devices.router)
     app.include_router(readings.router)
     app.include_router(home.router)
+    app.include_router(admin.router)
+    app.include_router(host.router)
     return app
