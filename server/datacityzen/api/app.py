@@ -22,7 +22,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     # Without settings (tests building an app around a store): no admin token, so the admin API
     # answers 403 until one is configured.
     app.state.settings = settings or Settings(data_dir=Path("."))
-    app.state.registry = Registry(store)
+    app.state.registry = Registry.of(store)
     app.include_router(devices.router)
     app.include_router(readings.router)
     app.include_router(home.router)

@@ -170,6 +170,15 @@ class Registration:
 class Registry:
     """Uses the DuckDBStore's connection (`_con`) and write lock (`_write_lock`)."""
 
+    @classmethod
+    def of(cls, store) -> "Registry":
+        """The store's registry (created once per store object)."""
+        registry = getattr(store, "_registry", None)
+        if registry is None:
+            registry = cls(store)
+            store._registry = registry
+        return registry
+
     def __init__(self, store):
         self._store = store
         self._con = store._con
@@ -515,6 +524,24 @@ class Registry:
         rows = self._query("SELECT alert_id, fired_at, message_en, message_fr, delivered, error FROM alert_events "
                            "WHERE device = ? ORDER BY fired_at DESC LIMIT ?", [device, limit])
         return [dict(zip(("alert_id", "at", "message_en", "message_fr", "delivered", "error"), r)) for r in rows]
+
+
+def without_hidden(hidden: dict[str, list], chunks, time_index: int = 0, device_index: int = 1):
+    """Drop rows whose (device, time) falls in one of `hidden`'s periods (see `hidden_periods`)."""
+    if not hidden:
+        yield from chunks
+        return
+    for chunk in chunks:
+        kept = []
+        for row in chunk:
+            periods = hidden.get(row[device_index])
+            if periods:
+                t = row[time_index]
+                if any(s <= t and (e is None or t < e) for s, e in periods):
+                    continue
+            kept.append(row)
+        if kept:
+            yield kept
 
 
 def open_local(data_dir: str | Path):

@@ -57,6 +57,16 @@ def record_download(store, devices: Sequence[str], dataset: str, api_key: str | 
         log.warning("could not record a download of %s: %s", dataset, type(exc).__name__)
 
 
+def public_download(store, devices: Sequence[str], chunks, dataset: str, api_key: str | None = None):
+    """For public exports: count the download and leave out readings the hosts keep private
+    (publication paused, periods deleted). `chunks` are lists of rows (time, device, ...), as
+    `Store.iter_readings` yields them; returns the filtered chunks."""
+    from .registry import Registry, without_hidden
+
+    record_download(store, devices, dataset, api_key)
+    return without_hidden(Registry.of(store).hidden_periods(devices), chunks)
+
+
 def downloads(store, device: str) -> dict[str, int]:
     """dataset -> number of downloads that included the device."""
     _ensure(store)
