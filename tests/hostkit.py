@@ -57,3 +57,48 @@ def publish_history(service, device, start, end, interval_s=145.0, seed=7, quant
 
 def token_of(host_url):
     return host_url.rsplit("/", 1)[1]
+
+
+def page_values(html):
+    """{data-q: data-value} of the host page's value cards."""
+    import re
+
+    return {q: v for q, v in re.findall(r'data-q="([a-z0-9_]+)"(?: data-scale="[a-z]+")? data-value="([^"]*)"', html)}
+
+
+def expected_from_api(http_url, device, altitude_m):
+    """What the host page must show, recomputed from the public readings API and the derived functions."""
+    from datetime import datetime, timedelta
+
+    from datacityzen.derived import air_indices, weather
+
+    now = datetime.utcnow()
+    rows = httpx.get(http_url + "/api/v1/readings", timeout=30, params={
+        "device": device, "quantity": "temperature,humidity,pressure,pm2_5,pm10",
+        "start": (now - timedelta(hours=25)).isoformat() + "Z"}).json()
+    by_q = {}
+    for r in rows:
+        t = datetime.fromisoformat(r["time"].rstrip("Z"))
+        by_q.setdefault(r["quantity"], []).append((t, r["value"]))
+    latest = {q: max(v)[1] for q, v in by_q.items()}
+    t, rh, p = latest["temperature"], latest["humidity"], latest["pressure"]
+    p_time = max(by_q["pressure"])[0]
+    then = p_time - timedelta(hours=3)
+
+    def near(q):
+        cands = [(abs((ts - then).total_seconds()), v) for ts, v in by_q[q] if abs((ts - then).total_seconds()) <= 1200]
+        return min(cands)[1] if cands else None
+
+    slp = weather.sea_level_pressure(p, altitude_m, t)
+    change = slp - weather.sea_level_pressure(near("pressure"), altitude_m, near("temperature"))
+    day = {q: [v for ts, v in by_q[q] if ts >= now - timedelta(hours=24)] for q in ("pm2_5", "pm10")}
+    mean = {q: sum(v) / len(v) for q, v in day.items()}
+    eu = max(air_indices.eu_index(q, m) for q, m in mean.items())
+    return {
+        "temperature": t, "humidity": rh, "sea_level_pressure": slp,
+        "dew_point": weather.dew_point(t, rh), "heat_index": weather.heat_index(t, rh),
+        "humidex": weather.humidex(t, rh), "forecast": weather.zambretti(slp, change)[1],
+        "pm2_5": latest["pm2_5"], "pm10": latest["pm10"], "mean24": mean,
+        "index_eu": air_indices.EU_LEVELS[eu][0],
+        "us_aqi": max(air_indices.us_aqi(q, m) for q, m in mean.items()),
+    }

@@ -4,7 +4,8 @@ revoked token gets the same 404 page as any missing page, with nothing about any
 
 Actions are POST forms under the same path. They are CSRF-safe twice over: the browser's Origin (or
 Referer) must be this site, and each form carries a token derived (HMAC) from the host link and a
-per-process key. The page sends `Referrer-Policy: no-referrer` so the link never leaks to other sites.
+per-process key. The page sends `Referrer-Policy: same-origin` so the link never leaks to other sites
+(and same-origin form posts still carry their Origin, which `no-referrer` would turn into "null").
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from .host_text import TEXT
 router = APIRouter(include_in_schema=False)
 
 PRIVATE_HEADERS = {
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex",
     "Cache-Control": "private, no-cache",
     "X-Content-Type-Options": "nosniff",

@@ -322,7 +322,7 @@ def render(m: dict, lang: str, path: str, csrf: str, raw: bool = False, message:
           ".catch(function(){});</script>")
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">'
-            f'<meta name="referrer" content="no-referrer"><title>{escape(t["title"])} · {escape(m["device"]["name"])}</title>'
+            f'<meta name="referrer" content="same-origin"><title>{escape(t["title"])} · {escape(m["device"]["name"])}</title>'
             f'<style>{CSS}</style></head><body>{"".join(parts)}{sw}</body></html>')
 
 
