@@ -110,6 +110,9 @@ def cmd_serve(args) -> int:
     service.start()
     broker = service.broker.url if service.broker else args.broker
     print(f"DataCityZen server: {service.http_url}/  (MQTT broker {broker}, data in {args.data})", flush=True)
+    if not service.settings.admin_token:
+        print("admin API disabled: set DCZ_ADMIN_TOKEN to register devices through this server "
+              "(datacityzen devices --server ...)", flush=True)
     try:
         _wait_for_signal()
     finally:
