@@ -10,14 +10,19 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
       "pins": {"0": 1}
     }
 
-- "uart": UART id (string) -> device. Chips: "sds011" (see sds011_model.py for its options). A UART id
-  not listed has nothing connected: reads give no bytes, writes vanish.
-- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280" (see bme280_model.py). An address not
-  listed does not ack: OSError(19) (ENODEV), as MicroPython raises on the ESP32.
+- "uart": UART id (string) -> device. Chips: "sds011", "pms5003", "pms7003" (see sds011_model.py and
+  pms5003_model.py for their options). A UART id not listed has nothing connected: reads give no
+  bytes, writes vanish.
+- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280", "sps30" (see bme280_model.py and
+  sps30_model.py). An address not listed does not ack: OSError(19) (ENODEV), as MicroPython raises
+  on the ESP32. Register-file chips (bme280) take 8-bit register pointers; chips with a transaction
+  model (sps30: 16-bit commands) get each writeto/readfrom_into whole.
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
-Without the file, or for a key the file leaves out: an air-outdoor-v1 set-up, a healthy SDS011 on
-UART 2 and a BME280 on I2C 0 at 0x76 (so {"seed": 3} alone is a healthy kit; "uart": {} unplugs all).
+Without the file, or for a key the file leaves out: a healthy chip for each sensor of the kit in
+`kit.json` (the device's flash folder) that has a model here, on the kit's bus ids and addresses;
+without kit.json, an air-outdoor-v1 set-up: an SDS011 on UART 2 and a BME280 on I2C 0 at 0x76 (so
+{"seed": 3} alone is a healthy kit; "uart": {} unplugs all).
 """
 import json
 import os
@@ -35,12 +40,43 @@ _config = None
 _env = None
 
 
+# Sensor type -> (chip model name, default I2C address or None for UART chips).
+_CHIPS = {"sds011": ("sds011", None), "pms5003": ("pms5003", None), "pms7003": ("pms7003", None),
+          "bme280": ("bme280", 0x76), "sps30": ("sps30", 0x69)}
+
+
+def _from_kit(path="kit.json"):
+    """The healthy hardware a kit describes, for the chips modelled here; None without kit.json."""
+    try:
+        with open(path) as f:
+            kit = json.load(f)
+    except (OSError, ValueError):
+        return None
+    uart = {}
+    i2c = {}
+    buses = kit.get("buses") or {}
+    for entry in kit.get("sensors") or ():
+        chip = _CHIPS.get(entry.get("type"))
+        bus = buses.get(entry.get("bus")) or {}
+        if chip is None or "id" not in bus:
+            continue
+        if bus.get("type") == "uart":
+            uart[str(bus["id"])] = {"chip": chip[0], "faults": {}}
+        elif bus.get("type") == "i2c":
+            addr = entry.get("address", chip[1])
+            i2c.setdefault(str(bus["id"]), {})[str(addr)] = {"chip": chip[0], "faults": {}}
+    return {"uart": uart, "i2c": i2c}
+
+
 def config():
     """The simulated hardware description (read once)."""
     global _config, _env
     if _config is None:
         path = os.getenv("DCZ_SIM_HW") or "sim_hw.json"
         _config = dict(_DEFAULT)
+        kit_hw = _from_kit()
+        if kit_hw is not None:
+            _config.update(kit_hw)
         try:
             with open(path) as f:
                 _config.update(json.load(f))  # a key left out keeps its default
@@ -63,6 +99,12 @@ def _model(cfg):
     if chip == "bme280":
         import bme280_model
         return bme280_model.BME280Model(environment(), cfg)
+    if chip in ("pms5003", "pms7003"):
+        import pms5003_model
+        return pms5003_model.PMS5003Model(environment(), cfg)
+    if chip == "sps30":
+        import sps30_model
+        return sps30_model.SPS30Model(environment(), cfg)
     raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
 
 
@@ -248,6 +290,9 @@ class I2C:
 
     def writeto(self, addr, buf, stop=True):
         d = self._dev(addr)
+        if hasattr(d, "i2c_write"):
+            d.i2c_write(bytes(buf))
+            return 1
         if len(buf):
             self._pointer[addr] = buf[0]
             if len(buf) > 1:
@@ -255,7 +300,11 @@ class I2C:
         return 1
 
     def readfrom_into(self, addr, buf, stop=True):
-        self._dev(addr).read(self._pointer.get(addr, 0), buf, len(buf))
+        d = self._dev(addr)
+        if hasattr(d, "i2c_read"):
+            d.i2c_read(buf)
+            return
+        d.read(self._pointer.get(addr, 0), buf, len(buf))
 
     def readfrom(self, addr, nbytes, stop=True):
         buf = bytearray(nbytes)
