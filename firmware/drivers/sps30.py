@@ -117,19 +117,30 @@ class SPS30:
 
     # -- transfers -----------------------------------------------------------------------------
 
-    def _io(self, fn, buf):
+    # Two wrappers rather than one taking the bus method: passing `self._i2c.writeto` around would
+    # allocate a bound-method object on every transfer.
+    def _writeto(self, buf):
         try:
-            fn(self.address, buf)
+            self._i2c.writeto(self.address, buf)
         except OSError as e:
-            if e.args and e.args[0] == _ENODEV:
-                raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
-            raise
+            self._raise(e)
+
+    def _readinto(self, buf):
+        try:
+            self._i2c.readfrom_into(self.address, buf)
+        except OSError as e:
+            self._raise(e)
+
+    def _raise(self, e):
+        if e.args and e.args[0] == _ENODEV:
+            raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+        raise e
 
     def _write(self, cmd):
         c = self._cmd
         c[0] = cmd >> 8
         c[1] = cmd & 0xFF
-        self._io(self._i2c.writeto, c)
+        self._writeto(c)
 
     def _write_word(self, cmd, word):
         c = self._cmd_arg
@@ -138,12 +149,12 @@ class SPS30:
         c[2] = word >> 8
         c[3] = word & 0xFF
         c[4] = crc8(c, 2)
-        self._io(self._i2c.writeto, c)
+        self._writeto(c)
 
     def _read(self, cmd, buf):
         """Set the pointer, read `buf` (3-byte groups), check every CRC."""
         self._write(cmd)
-        self._io(self._i2c.readfrom_into, buf)
+        self._readinto(buf)
         for i in range(0, len(buf), 3):
             if crc8(buf, i) != buf[i + 2]:
                 self.crc_errors += 1
