@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
+
+    from .cli_kits import add_parser as add_kits_parser
+
+    add_kits_parser(sub)
     return parser
 
 
@@ -143,7 +147,13 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo}
+def cmd_kits(args) -> int:
+    from .cli_kits import cmd_kits as run
+
+    return run(args)
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits}
 
 
 def main(argv: list[str] | None = None) -> int:
