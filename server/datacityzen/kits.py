@@ -8,7 +8,8 @@ check; this is the thorough one, run by `datacityzen kits validate`, the flash t
 
 A kit may offer variants (an alternative sensor set, e.g. an SPS30 instead of an SDS011): each
 variant replaces the kit's "buses" and/or "sensors" and is validated as a kit of its own.
-`resolve(kit, variant)` gives the plain kit the flash tool writes to a device.
+`resolve(kit, variant)` gives the plain kit the flash tool can write to a device; alternatively the
+device file picks one (`"variant": "sps30"` in device.json, applied by firmware/config.py).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
 Without the file, or for a key the file leaves out: a healthy chip for each sensor of the kit in
-`kit.json` (the device's flash folder) that has a model here, on the kit's bus ids and addresses;
+`kit.json` (the device's flash folder; the variant device.json picks, if any) that has a model here, on the kit's bus ids and addresses;
 without kit.json, an air-outdoor-v1 set-up: an SDS011 on UART 2 and a BME280 on I2C 0 at 0x76 (so
 {"seed": 3} alone is a healthy kit; "uart": {} unplugs all).
 """
@@ -52,6 +52,15 @@ def _from_kit(path="kit.json"):
             kit = json.load(f)
     except (OSError, ValueError):
         return None
+    try:
+        with open("device.json") as f:
+            variant = json.load(f).get("variant")  # the variant the device picked (config.py)
+    except (OSError, ValueError):
+        variant = None
+    chosen = (kit.get("variants") or {}).get(variant) or {}
+    for key in ("buses", "sensors"):
+        if key in chosen:
+            kit[key] = chosen[key]
     uart = {}
     i2c = {}
     buses = kit.get("buses") or {}
