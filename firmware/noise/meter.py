@@ -67,6 +67,10 @@ class NoiseMeter:
         self._count = 0
         self._pending = 0
 
+    def restart_fast(self):
+        """Start the Fast weighting afresh from the next sub-block's energy (after the filter settled)."""
+        self._st[kernel.PRIMED] = 0
+
     def _clear_extremes(self):
         st = self._st
         st[kernel.MXHI] = -1

@@ -15,7 +15,8 @@ defines `Sensor(entry, bus, warmup_s)` with: `win` (a window.Window), `warmup_ms
 import asyncio
 import time
 
-_MODULES = {"sds011": "pm_sds011", "bme280": "climate_bme280"}
+_MODULES = {"sds011": "pm_sds011", "bme280": "climate_bme280",
+            "inmp441": "sound_i2s", "ics43434": "sound_i2s", "sph0645": "sound_i2s"}
 
 
 def _load(sensor_type):
