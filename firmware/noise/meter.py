@@ -66,10 +66,22 @@ class NoiseMeter:
         self._energy = 0.0
         self._count = 0
         self._pending = 0
+        self._last_mean_square = 0.0
 
     def restart_fast(self):
-        """Start the Fast weighting afresh from the next sub-block's energy (after the filter settled)."""
-        self._st[kernel.PRIMED] = 0
+        """Start the Fast weighting afresh from the mean square of the interval take() just closed
+        (e.g. the filter's settling time): a steady sound then reads steady at once. Without one,
+        from the next sub-block's energy."""
+        st = self._st
+        ms = self._last_mean_square
+        if not ms:
+            st[kernel.PRIMED] = 0
+            return
+        e = ms * self.block
+        hi = int(e / 268435456.0)
+        st[kernel.EHI] = hi
+        st[kernel.ELO] = min(268435455, max(0, int(e - hi * 268435456.0)))
+        st[kernel.PRIMED] = 1
 
     def _clear_extremes(self):
         st = self._st
@@ -129,7 +141,8 @@ class NoiseMeter:
         if count == 0:
             return None
         st = self._st
-        laeq = self._level(self._energy / count)
+        self._last_mean_square = self._energy / count
+        laeq = self._level(self._last_mean_square)
         lamin = lamax = None
         if st[kernel.MXHI] >= 0:
             lamax = self._level((st[kernel.MXHI] * 268435456.0 + st[kernel.MXLO]) / self.block)
