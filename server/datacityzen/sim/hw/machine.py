@@ -330,9 +330,20 @@ class I2S:
             itemsize = 1 if isinstance(buf, (bytearray, bytes)) else 4
         return itemsize, len(buf) * itemsize // 4
 
-    def _fill(self, buf, itemsize, words):
-        self.device.fill(buf, 0, words, itemsize)
+    def _fill(self, buf, itemsize, start, words):
+        self.device.fill(buf, start, words, itemsize)
         self._consumed += words
+
+    def _read_all(self, buf, itemsize, words):
+        """Copy samples into buf as they arrive until it is full (the blocking copy loop)."""
+        done = 0
+        while done < words:
+            take = min(self._available(), words - done)
+            if take > 0:
+                self._fill(buf, itemsize, done, take)
+                done += take
+            else:
+                time.sleep(min(words - done, self.ibuf // 8) / self.rate)
 
     def readinto(self, buf):
         itemsize, words = self._layout(buf)
@@ -341,23 +352,14 @@ class I2S:
             return words * 4
         if self._asyncio:
             words = min(words, self._available())
-            self._fill(buf, itemsize, words)
+            self._fill(buf, itemsize, 0, words)
             return words * 4
-        while True:
-            short = words - self._available()
-            if short <= 0:
-                break
-            time.sleep(short / self.rate)
-        self._fill(buf, itemsize, words)
+        self._read_all(buf, itemsize, words)
         return words * 4
 
     def _start_non_blocking(self, buf, itemsize, words):
         def finish():
-            short = words - self._available()
-            if short > 0:
-                time.sleep(short / self.rate)
-            self._available()
-            self._fill(buf, itemsize, words)
+            self._read_all(buf, itemsize, words)
             handler = self._handler
             try:
                 import micropython
