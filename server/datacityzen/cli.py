@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .commands import calibrate, consolidate
 from .settings import Settings, default_data_dir, env, parse_mqtt_url
 
 
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
+
+    calibrate.add_parser(sub)
+    consolidate.add_parser(sub)
     return parser
 
 
@@ -143,7 +147,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo}
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo,
+            "calibrate": calibrate.run, "consolidate": consolidate.run}
 
 
 def main(argv: list[str] | None = None) -> int:
