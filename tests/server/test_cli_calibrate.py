@@ -3,15 +3,13 @@ import csv
 import json
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from datacityzen.store.calibrated import CalibratedLayer
 from datacityzen.store.duckdb_store import DuckDBStore
-from test_calibrated_layer import T0, ingest, reading
+from test_calibrated_layer import ingest, reading
 from test_calibration import TOUCAN
 
 REPO = Path(__file__).resolve().parents[2]

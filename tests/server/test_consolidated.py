@@ -82,7 +82,6 @@ def loaded(tmp_path_factory):
     ref.write_text("time;pm25\n" + "".join(f"2026-11-20T{h:02d}:00:00;{10 + h},5\n" for h in range(3)))
     store = DuckDBStore(data)
     sites = {"dev-a": (44.83, -0.59), "dev-b": (44.84, -0.595), "dev-c": (44.83, -0.57)}
-    rows = {"device": [], "seq": [], "time": [], "quantity": [], "value": [], "flags": []}
     for d, (lat, lon) in sites.items():
         store._con.execute("INSERT INTO device_sites (device, lat, lon, public_lat, public_lon) VALUES (?,?,?,?,?)",
                            [d, lat + 0.0004, lon - 0.0004, lat, lon])
