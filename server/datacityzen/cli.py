@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .commands import calibrate, consolidate
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
@@ -76,9 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_devices_parser(sub)
 
+    from .noise_cli import add_parser as add_noise_parser
+
+    add_noise_parser(sub)
+
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
+
+    from .cli_kits import add_parser as add_kits_parser
+
+    add_kits_parser(sub)
+    calibrate.add_parser(sub)
+    consolidate.add_parser(sub)
     return parser
 
 
@@ -179,7 +190,20 @@ def cmd_devices(args) -> int:
     return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "devices": cmd_devices}
+def cmd_kits(args) -> int:
+    from .cli_kits import cmd_kits as run
+
+    return run(args)
+
+
+def cmd_noise(args) -> int:
+    from .noise_cli import cmd_noise as run
+
+    return run(args)
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+            "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from .. import __version__
 from ..settings import Settings
 from ..store.registry import Registry
 from ..web import home, host
-from . import admin, devices, readings
+from . import admin, areas, devices, readings
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -25,6 +25,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.state.registry = Registry.of(store)
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(areas.router)
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(host.router)
