@@ -15,7 +15,13 @@ defines `Sensor(entry, bus, warmup_s)` with: `win` (a window.Window), `warmup_ms
 import asyncio
 import time
 
-_MODULES = {"sds011": "pm_sds011", "bme280": "climate_bme280"}
+_MODULES = {
+    "sds011": "pm_sds011",
+    "bme280": "climate_bme280",
+    "bme680": "climate_bme680",
+    "sht3x": "climate_sht3x",
+    "sht4x": "climate_sht4x",
+}
 
 
 def _load(sensor_type):

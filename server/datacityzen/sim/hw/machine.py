@@ -12,8 +12,11 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
 
 - "uart": UART id (string) -> device. Chips: "sds011" (see sds011_model.py for its options). A UART id
   not listed has nothing connected: reads give no bytes, writes vanish.
-- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280" (see bme280_model.py). An address not
-  listed does not ack: OSError(19) (ENODEV), as MicroPython raises on the ESP32.
+- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280", "bme680" (register files: see
+  bme280_model.py, bme680_model.py) and "sht3x", "sht4x" (command protocols: sht3x_model.py,
+  sht4x_model.py). An address not listed does not ack: OSError(19) (ENODEV), as MicroPython raises on
+  the ESP32. A register-file model has read(reg, buf, n) / write(reg, data); a command-protocol model
+  has i2c_write(buf) / i2c_read(buf), and raises OSError(19) itself when it NACKs.
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
 Without the file, or for a key the file leaves out: an air-outdoor-v1 set-up, a healthy SDS011 on
@@ -63,6 +66,15 @@ def _model(cfg):
     if chip == "bme280":
         import bme280_model
         return bme280_model.BME280Model(environment(), cfg)
+    if chip == "bme680":
+        import bme680_model
+        return bme680_model.BME680Model(environment(), cfg)
+    if chip == "sht3x":
+        import sht3x_model
+        return sht3x_model.SHT3xModel(environment(), cfg)
+    if chip == "sht4x":
+        import sht4x_model
+        return sht4x_model.SHT4xModel(environment(), cfg)
     raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
 
 
@@ -248,6 +260,9 @@ class I2C:
 
     def writeto(self, addr, buf, stop=True):
         d = self._dev(addr)
+        if hasattr(d, "i2c_write"):  # command protocol (Sensirion): the model parses the bytes
+            d.i2c_write(buf)
+            return len(buf)
         if len(buf):
             self._pointer[addr] = buf[0]
             if len(buf) > 1:
@@ -255,7 +270,11 @@ class I2C:
         return 1
 
     def readfrom_into(self, addr, buf, stop=True):
-        self._dev(addr).read(self._pointer.get(addr, 0), buf, len(buf))
+        d = self._dev(addr)
+        if hasattr(d, "i2c_read"):
+            d.i2c_read(buf)
+            return
+        d.read(self._pointer.get(addr, 0), buf, len(buf))
 
     def readfrom(self, addr, nbytes, stop=True):
         buf = bytearray(nbytes)
