@@ -132,6 +132,9 @@ class BME680:
         """Check the chip id and read the calibration. AbsentError if nothing answers at `address` or
         the chip is not a BME680/BME688. `reset=True` soft-resets first (registers back to defaults)."""
         self._i2c = i2c
+        # Bound once: fetching i2c.readfrom_mem_into per transfer would allocate a bound method each time.
+        self._rd = i2c.readfrom_mem_into
+        self._wr = i2c.writeto_mem
         self.address = address
         self._os = (oversampling_t, oversampling_p, oversampling_h)
         self._ctrl_meas = (_OSRS[oversampling_t] << 5) | (_OSRS[oversampling_p] << 2)  # mode bits 00
@@ -163,21 +166,21 @@ class BME680:
             raise
 
     def _read_reg(self, reg):
-        self._io(self._i2c.readfrom_mem_into, reg, self._b1)
+        self._io(self._rd, reg, self._b1)
         return self._b1[0]
 
     def _write_reg(self, reg, value):
         self._b1[0] = value
-        self._io(self._i2c.writeto_mem, reg, self._b1)
+        self._io(self._wr, reg, self._b1)
 
     def _read_calibration(self):
         # Register addresses of get_calib_data / bme68x_defs.h (BME68X_IDX_*); little-endian words.
         a = bytearray(23)
-        self._io(self._i2c.readfrom_mem_into, _REG_COEFF1, a)
+        self._io(self._rd, _REG_COEFF1, a)
         b = bytearray(14)
-        self._io(self._i2c.readfrom_mem_into, _REG_COEFF2, b)
+        self._io(self._rd, _REG_COEFF2, b)
         c = bytearray(5)
-        self._io(self._i2c.readfrom_mem_into, _REG_COEFF3, c)
+        self._io(self._rd, _REG_COEFF3, c)
         self.par_t1 = _u16(b, 8)  # 0xE9/0xEA
         self.par_t2 = _s16(a, 0)  # 0x8A/0x8B
         self.par_t3 = _s8(a[2])  # 0x8C
@@ -270,7 +273,7 @@ class BME680:
         """Read field 0 in one burst; return the driver's `raw` list (reused by the next call):
         [adc_t, adc_p, adc_h, gas_adc, gas_range, gas status (gas_valid 0x20 | heat_stab 0x10)]."""
         d = self._field
-        self._io(self._i2c.readfrom_mem_into, _REG_FIELD0, d)
+        self._io(self._rd, _REG_FIELD0, d)
         if not d[0] & _NEW_DATA:
             raise SensorTimeout(_NAME, "no new data: the conversion did not finish")
         adc_p = (d[2] << 12) | (d[3] << 4) | (d[4] >> 4)

@@ -26,8 +26,21 @@ from hypothesis import strategies as st
 
 from fwsim import run_fw
 
-adafruit_bme680 = pytest.importorskip("adafruit_bme680", reason="pip install adafruit-circuitpython-bme680")
-adafruit_bme680.time = types.SimpleNamespace(sleep=lambda s: None, monotonic=__import__("time").monotonic)
+from mpy import missing_tool
+
+try:
+    import adafruit_bme680
+except ImportError:  # fails in CI, skips locally (missing_tool)
+    adafruit_bme680 = None
+else:
+    # Its waits (soft reset, polling) are for a real chip; the register file answers at once.
+    adafruit_bme680.time = types.SimpleNamespace(sleep=lambda s: None, monotonic=__import__("time").monotonic)
+
+
+@pytest.fixture(autouse=True)
+def _reference_installed():
+    if adafruit_bme680 is None:
+        missing_tool("adafruit-circuitpython-bme680 missing: pip install -e '.[test]'")
 
 CALIBRATIONS, READINGS, BATCHES = 10, 4, 8
 
@@ -42,7 +55,7 @@ CALIB = st.fixed_dictionaries({
     "par_h1": st.integers(500, 1000), "par_h2": st.integers(800, 1200), "par_h3": st.integers(-20, 20),
     "par_h4": st.integers(20, 70), "par_h5": st.integers(-10, 40), "par_h6": st.integers(80, 160),
     "par_h7": st.integers(-128, -40),
-    "par_g1": st.integers(-60, 20), "par_g2": st.integers(-15000, 2000), "par_g3": st.integers(-10, 40),
+    "par_gh1": st.integers(-60, 20), "par_gh2": st.integers(-15000, 2000), "par_gh3": st.integers(-10, 40),
     "range_switching_error": st.integers(-8, 7), "res_heat_range": st.integers(0, 3),
     "res_heat_val": st.integers(-60, 60),
 })
@@ -73,7 +86,7 @@ def registers(calib, raw, adafruit_humidity=False):
     r[0xE1], r[0xE2], r[0xE3] = c["par_h2"] >> 4, e2, c["par_h1"] >> 4
     r[0xE4], r[0xE5], r[0xE6] = c["par_h3"] & 0xFF, c["par_h4"] & 0xFF, c["par_h5"] & 0xFF
     r[0xE7], r[0xE8] = c["par_h6"], c["par_h7"] & 0xFF
-    le16(0xE9, c["par_t1"]); le16(0xEB, c["par_g2"]); r[0xED] = c["par_g1"] & 0xFF; r[0xEE] = c["par_g3"] & 0xFF
+    le16(0xE9, c["par_t1"]); le16(0xEB, c["par_gh2"]); r[0xED] = c["par_gh1"] & 0xFF; r[0xEE] = c["par_gh3"] & 0xFF
     r[0x00] = c["res_heat_val"] & 0xFF
     r[0x02] = c["res_heat_range"] << 4
     r[0x04] = (c["range_switching_error"] & 0x0F) << 4
@@ -221,7 +234,7 @@ def test_adafruit_humidity_nibble_deviation(tmp_path):
     calib = {"par_t1": 26195, "par_t2": 26290, "par_t3": 3, "par_p1": 35395, "par_p2": -10405, "par_p3": 88,
              "par_p4": 4836, "par_p5": -118, "par_p6": 30, "par_p7": 26, "par_p8": -765, "par_p9": -3367,
              "par_p10": 30, "par_h1": 0x2C1, "par_h2": 0x3FF, "par_h3": 0, "par_h4": 45, "par_h5": 20,
-             "par_h6": 120, "par_h7": -100, "par_g1": -30, "par_g2": -5969, "par_g3": 18,
+             "par_h6": 120, "par_h7": -100, "par_gh1": -30, "par_gh2": -5969, "par_gh3": 18,
              "range_switching_error": 0, "res_heat_range": 0, "res_heat_val": 0}
     raw = {"adc_T": 480732, "adc_P": 393705, "adc_H": 20000, "gas_adc": 195, "gas_range": 9}
     (t, p, h, g, t_fine, h1, h2, sw), = run_ours(tmp_path, [(calib, raw)])
