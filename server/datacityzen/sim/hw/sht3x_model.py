@@ -65,3 +65,6 @@ class SHT3xModel(sensirion_model.SensirionModel):
             self._answer = None
         else:
             self.status |= 0x0002
+
+
+Model = SHT3xModel  # machine.py finds chip models by this name
