@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .commands import calibrate, consolidate
 from .settings import Settings, default_data_dir, env, parse_mqtt_url
 
 
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_kits import add_parser as add_kits_parser
 
     add_kits_parser(sub)
+    calibrate.add_parser(sub)
+    consolidate.add_parser(sub)
     return parser
 
 
@@ -163,7 +166,8 @@ def cmd_noise(args) -> int:
     return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise}
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+            "calibrate": calibrate.run, "consolidate": consolidate.run}
 
 
 def main(argv: list[str] | None = None) -> int:
