@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import datetime, timedelta, timezone
 
 from ..store.forward_outbox import ForwardOutbox
@@ -128,24 +127,3 @@ class Forwarder:
         stats = self.drain()
         stats["queued"] = queued
         return stats
-
-
-class ForwardThread(threading.Thread):
-    """Runs `Forwarder.run_once()` every `interval_s` inside `serve`."""
-
-    def __init__(self, store, interval_s: float = 30.0):
-        super().__init__(name="forward", daemon=True)
-        self.forwarder = Forwarder(store)
-        self.interval_s = interval_s
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval_s):
-            try:
-                self.forwarder.run_once()
-            except Exception:  # keep forwarding alive; the outbox keeps what is not sent
-                log.exception("forwarding pass failed")
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=10)
