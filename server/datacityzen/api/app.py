@@ -4,8 +4,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from .. import __version__
+from ..web import atlas as atlas_page
+from ..web import embed as embed_page
 from ..web import home
-from . import areas, devices, readings
+from ..web import requests_board as requests_page
+from . import airrohr, areas, atlas, devices, readings, requests_board, reuse, subscriptions
 
 
 def create_app(store) -> FastAPI:
@@ -19,4 +22,9 @@ def create_app(store) -> FastAPI:
     app.include_router(readings.router)
     app.include_router(areas.router)
     app.include_router(home.router)
+    # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
+    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+                   reuse.router, subscriptions.router, embed_page.router):
+        app.include_router(router)
+    app.add_middleware(reuse.LicenceMiddleware, store=store)
     return app

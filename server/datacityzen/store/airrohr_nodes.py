@@ -55,3 +55,19 @@ class AirrohrNodes:
             return [r[0] for r in cur.execute("SELECT device FROM airrohr_nodes ORDER BY device").fetchall()]
         finally:
             cur.close()
+
+
+def register_node(store, node: str, name: str, lat: float, lon: float, *, precision_m: int | None = None,
+                  email: str | None = None, altitude_m: float | None = None, open_push: bool = False):
+    """Register an airrohr node as a device (kit `airrohr`, id `esp8266-<chip id>`) and mark it as one.
+    Returns the registry's Registration: its `http_token` is the node's basic-auth password."""
+    from ..ingest.airrohr import node_id
+    from .registry import Registry
+
+    node = node_id(node)
+    kwargs = {"device_id": node, "email": email, "altitude_m": altitude_m}
+    if precision_m is not None:
+        kwargs["precision_m"] = precision_m
+    registration = Registry.of(store).register("airrohr", name, lat, lon, **kwargs)
+    AirrohrNodes.of(store).add(node, open_push)
+    return registration
