@@ -122,10 +122,18 @@ def combined_node(payload: bytes) -> str | None:
 
 
 def influx_nodes(payload: bytes) -> set[str]:
-    """The `node` tags of a line-protocol body (to check them against the authenticated node)."""
+    """The `node` tags of a line-protocol body (to check them against the authenticated node); lines that
+    do not parse are left to the decoder, which quarantines them with the reason."""
     nodes = set()
-    for line in _lines(payload):
-        _, tags, _, _ = _parse_line(line)
+    try:
+        lines = _lines(payload)
+    except AirrohrError:
+        return nodes
+    for line in lines:
+        try:
+            _, tags, _, _ = _parse_line(line)
+        except AirrohrError:
+            continue
         if "node" in tags:
             nodes.add(tags["node"])
     return nodes
