@@ -8,6 +8,7 @@ import time
 
 import uvicorn
 
+from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
 from .ingest.mqtt_consumer import MqttIngest
@@ -44,6 +45,7 @@ class Service:
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.alerts: AlertJob | None = None
         self.calibration_refresh: RefreshThread | None = None
         self.ecosystem_jobs: EcosystemJobs | None = None
 
@@ -69,8 +71,12 @@ class Service:
         host, port = s.broker_address
         self.ingest = MqttIngest(Ingestor(self.store), host, port)
         self.ingest.start()
+        app = create_app(self.store, s)
+        self.registry = app.state.registry
+        self.alerts = AlertJob(self.store, self.registry, s)
+        self.alerts.start()
         config = uvicorn.Config(
-            create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
+            app, host=s.host, port=s.http_port, log_level="warning", lifespan="off"
         )
         self._http = uvicorn.Server(config)
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
@@ -85,6 +91,8 @@ class Service:
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.ingest is not None:
             self.ingest.stop()
         if self.broker is not None:
