@@ -126,14 +126,14 @@ def parse_places(text: str, filename: str = "") -> list[dict]:
         raise AtlasFileError([_problem(filename or "file", f"more than {MAX_PLACES} places", f"plus de {MAX_PLACES} lieux")])
     places, seen = [], {}
     for where, raw in raws:
+        pid = str(raw.get("id") or "").strip()
+        if pid and pid in seen:
+            problems.append(_problem(f"{where}.id", f"{pid!r} already used at {seen[pid]}",
+                                     f"{pid!r} déjà utilisé en {seen[pid]}"))
+        seen.setdefault(pid, where)
         p = _place(raw, where, problems)
-        if p is None:
-            continue
-        if p["id"] in seen:
-            problems.append(_problem(f"{where}.id", f"{p['id']!r} already used at {seen[p['id']]}",
-                                     f"{p['id']!r} déjà utilisé en {seen[p['id']]}"))
-        seen[p["id"]] = where
-        places.append(p)
+        if p is not None:
+            places.append(p)
     if problems:
         raise AtlasFileError(problems)
     return places
