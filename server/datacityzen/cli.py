@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import calibrate, consolidate
+from .commands import atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_kits_parser(sub)
     calibrate.add_parser(sub)
     consolidate.add_parser(sub)
+    atlas.add_parser(sub)
+    forward.add_parser(sub)
     return parser
 
 
@@ -203,7 +205,8 @@ def cmd_noise(args) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
-            "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices}
+            "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
+            "atlas": atlas.run, "forward": forward.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,11 @@ def add_devices_parser(sub) -> None:
         p.add_argument("--json", action="store_true", help="print JSON")
 
     add = dsub.add_parser("add", help="register a device and its host; prints its config, secrets and host link once")
-    add.add_argument("--kit", required=True, help="kit id, e.g. air-outdoor-v1")
+    add.add_argument("--kit", default=None, help="kit id, e.g. air-outdoor-v1 (required unless --airrohr)")
+    add.add_argument("--airrohr", default=None, metavar="esp8266-ID",
+                     help="register an airrohr (Sensor.Community) node: its id, e.g. esp8266-13463342")
+    add.add_argument("--airrohr-open", action="store_true",
+                     help="airrohr: accept its Sensor.Community pushes on the X-Sensor header alone (no password)")
     add.add_argument("--name", required=True, help="a name for the host's page, e.g. 'Balcon Chartrons'")
     add.add_argument("--lat", type=float, required=True, help="exact latitude (kept private)")
     add.add_argument("--lon", type=float, required=True, help="exact longitude (kept private)")
@@ -93,7 +97,8 @@ def _remote(args):
     if args.devices_command == "add":
         return _call(s, "POST", "/api/v1/admin/devices", {
             "kit": args.kit, "name": args.name, "lat": args.lat, "lon": args.lon, "altitude_m": args.altitude,
-            "email": args.email, "id": args.id, "precision_m": args.precision})
+            "email": args.email, "id": args.id, "precision_m": args.precision,
+            "airrohr": args.airrohr, "airrohr_open": args.airrohr_open})
     if args.devices_command == "list":
         return _call(s, "GET", "/api/v1/admin/devices")
     if args.rotate:
@@ -113,6 +118,18 @@ def _local(args):
     try:
         if args.devices_command == "add":
             mqtt = parse_mqtt_url(args.mqtt or "mqtt://127.0.0.1:1883")
+            if args.airrohr:
+                from .ingest.airrohr import AirrohrError
+                from .store.airrohr_nodes import register_node
+
+                try:
+                    reg = register_node(store, args.airrohr, args.name, args.lat, args.lon, precision_m=args.precision,
+                                        email=args.email, altitude_m=args.altitude, open_push=args.airrohr_open)
+                except AirrohrError as exc:
+                    raise CliError(str(exc)) from None
+                return registration_output(reg, mqtt, args.public_url or _default_base())
+            if not args.kit:
+                raise CliError("give --kit (or --airrohr esp8266-<id>) / donnez --kit")
             reg = registry.register(args.kit, args.name, args.lat, args.lon, altitude_m=args.altitude,
                                     email=args.email, device_id=args.id, precision_m=args.precision)
             return registration_output(reg, mqtt, args.public_url or _default_base())
@@ -134,7 +151,14 @@ def _local(args):
 
 
 def _print_human(args, result) -> None:
-    if args.devices_command == "add":
+    if args.devices_command == "add" and "airrohr" in result:
+        a = result["airrohr"]
+        print(f"registered airrohr node {result['id']} ({result['name']})")
+        print(f"  host link (private): {result['host_url']}")
+        print(f"  in the node's settings, basic auth user {a['user']}, password shown once:")
+        print(f"        {a['password']}")
+        print(f"  custom API: {a['custom_api']}  InfluxDB: {a['influxdb']}")
+    elif args.devices_command == "add":
         print(f"registered {result['id']} ({result['kit']}, {result['name']})")
         print(f"  host link (private): {result['host_url']}")
         print(f"  MQTT: user {result['mqtt']['username']}, topic {result['mqtt']['topic']}, password shown once:")

@@ -26,6 +26,18 @@ def host_url(base_url: str, token: str) -> str:
 def registration_output(reg, mqtt_address: tuple[str, int], base_url: str) -> dict:
     """The JSON printed by `datacityzen devices add --json` and returned by POST /api/v1/admin/devices."""
     host, port = mqtt_address
+    if reg.kit == "airrohr":  # a Sensor.Community node posts over HTTP with basic auth (api/airrohr.py)
+        return {
+            "id": reg.id, "kit": reg.kit, "name": reg.name,
+            "http": {"token": reg.http_token},
+            "airrohr": {"user": reg.id, "password": reg.http_token,
+                        "custom_api": f"{base_url.rstrip('/')}/api/v1/airrohr",
+                        "influxdb": f"{base_url.rstrip('/')}/write?db=airrohr",
+                        "sensor_community": f"{base_url.rstrip('/')}/v1/push-sensor-data/"},
+            "host_url": host_url(base_url, reg.host_token),
+            "public_location": {"lat": reg.public_lat, "lon": reg.public_lon, "precision_m": reg.precision_m},
+            "note": "Secrets are shown once: keep this output safe. / Les secrets ne sont montrés qu'une fois.",
+        }
     return {
         "id": reg.id,
         "kit": reg.kit,

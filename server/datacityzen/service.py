@@ -16,6 +16,7 @@ from .ingest.pipeline import Ingestor
 from .settings import Settings, env
 from .store.calibrated import RefreshThread
 from .store.duckdb_store import DuckDBStore
+from .subscriptions import EcosystemJobs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Service:
         self._http_thread: threading.Thread | None = None
         self.alerts: AlertJob | None = None
         self.calibration_refresh: RefreshThread | None = None
+        self.ecosystem_jobs: EcosystemJobs | None = None
 
     @property
     def http_url(self) -> str:
@@ -60,6 +62,9 @@ class Service:
         # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
         self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
         self.calibration_refresh.start()
+        # Forwarding to Sensor.Community/openSenseMap and alert subscriptions (issue 10).
+        self.ecosystem_jobs = EcosystemJobs(self.store, float(env("ECOSYSTEM_INTERVAL_S", 30)))
+        self.ecosystem_jobs.start()
         if not s.broker:
             self.broker = EmbeddedBroker(s.host, s.mqtt_port)
             self.broker.start()
@@ -94,5 +99,7 @@ class Service:
             self.broker.stop()
         if self.calibration_refresh is not None:
             self.calibration_refresh.stop()
+        if self.ecosystem_jobs is not None:
+            self.ecosystem_jobs.stop()
         if self.store is not None:
             self.store.close()

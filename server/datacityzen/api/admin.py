@@ -52,7 +52,7 @@ def _no_store(body: dict, status: int = 200) -> JSONResponse:
 
 
 class DeviceCreate(BaseModel):
-    kit: str = Field(..., examples=["air-outdoor-v1"])
+    kit: str | None = Field(None, examples=["air-outdoor-v1"], description="kit id (not needed with airrohr)")
     name: str = Field(..., examples=["Balcon rue Sainte-Catherine"])
     lat: float = Field(..., ge=-90, le=90)
     lon: float = Field(..., ge=-180, le=180)
@@ -61,14 +61,30 @@ class DeviceCreate(BaseModel):
     id: str | None = Field(None, description="device id; generated (dcz-xxxxxx) when absent")
     precision_m: int = Field(privacy.DEFAULT_PRECISION_M,
                              description="public location grid in metres (0 = exact, else >= 100)")
+    airrohr: str | None = Field(None, examples=["esp8266-13463342"],
+                                description="register an airrohr (Sensor.Community) node with this id instead of a kit")
+    airrohr_open: bool = Field(False, description="airrohr: accept its Sensor.Community pushes on X-Sensor alone")
 
 
 @router.post("/devices", status_code=201, summary="Register a device and its host")
 def add_device(body: DeviceCreate, request: Request, _: Admin):
     registry = registry_of(request)
     try:
-        reg = registry.register(body.kit, body.name, body.lat, body.lon, altitude_m=body.altitude_m,
-                                email=body.email, device_id=body.id, precision_m=body.precision_m)
+        if body.airrohr:
+            from ..ingest.airrohr import AirrohrError
+            from ..store.airrohr_nodes import register_node
+
+            try:
+                reg = register_node(request.app.state.store, body.airrohr, body.name, body.lat, body.lon,
+                                    precision_m=body.precision_m, email=body.email, altitude_m=body.altitude_m,
+                                    open_push=body.airrohr_open)
+            except AirrohrError as exc:
+                raise RegistryError(str(exc)) from None
+        elif not body.kit:
+            raise RegistryError("give a kit id (or airrohr for a Sensor.Community node) / donnez un kit")
+        else:
+            reg = registry.register(body.kit, body.name, body.lat, body.lon, altitude_m=body.altitude_m,
+                                    email=body.email, device_id=body.id, precision_m=body.precision_m)
     except RegistryError as exc:
         status = 409 if "already registered" in str(exc) else 400
         raise HTTPException(status, str(exc)) from None

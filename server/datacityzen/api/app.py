@@ -8,8 +8,11 @@ from fastapi import FastAPI
 from .. import __version__
 from ..settings import Settings
 from ..store.registry import Registry
+from ..web import atlas as atlas_page
+from ..web import embed as embed_page
 from ..web import home, host
-from . import admin, areas, devices, readings
+from ..web import requests_board as requests_page
+from . import admin, airrohr, areas, atlas, devices, readings, requests_board, reuse, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -29,4 +32,9 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(host.router)
+    # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
+    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+                   reuse.router, subscriptions.router, embed_page.router):
+        app.include_router(router)
+    app.add_middleware(reuse.LicenceMiddleware, store=store)
     return app
