@@ -19,6 +19,7 @@ import secrets
 import struct
 import subprocess
 import threading
+import time
 import tty
 from pathlib import Path
 
@@ -61,14 +62,17 @@ class FakeBoard:
     def stop(self) -> None:
         self._stop.set()
         self._kill_agent()
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        # Close the slave first: the serving thread's read on the master then fails (EIO) and it
+        # ends; only then close the master, so no thread ever touches a file descriptor number the
+        # process may have reused for something else.
+        if self._slave is not None:
+            os.close(self._slave)
+            self._slave = None
         if self._thread:
             self._thread.join(timeout=5)
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
 
     def __enter__(self):
         self.start()
@@ -100,12 +104,16 @@ class FakeBoard:
 
     # -- serial line ------------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
+        if self._master is None or self._stop.is_set():
+            return
         try:
             os.write(self._master, data)
         except OSError:
             pass
 
     def _read(self) -> bytes:
+        if self._master is None or self._stop.is_set():
+            return b""
         try:
             return os.read(self._master, 4096)
         except OSError:
@@ -120,6 +128,7 @@ class FakeBoard:
             if not data:
                 if self._stop.is_set():
                     return
+                time.sleep(0.05)  # EIO: nobody has the port open right now
                 continue
             if self.mode == "mute":
                 continue
