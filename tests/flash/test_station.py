@@ -35,11 +35,15 @@ def boards(tmp_path):
         b.stop()
 
 
+BORDEAUX = {"lat": 44.8412, "lon": -0.5801}
+
+
 def station(tmp_path, server=None, token=None, broker=("127.0.0.1", 1883), **kw):
     from datacityzen.flash.station import Registrar, Station
 
     lines = []
     reg = Registrar(server, token, tmp_path / "out" / "registrations.json", broker=broker)
+    kw.setdefault("site", BORDEAUX)
     st = Station("air-outdoor-v1", tmp_path / "out", reg, show_progress=False, echo=lines.append, **kw)
     return st, lines
 
@@ -92,9 +96,9 @@ def test_image_checksum_and_chip_are_checked_before_anything_is_written(tmp_path
     (tmp_path / "micropython.bin.sha256").write_text(digest + "  micropython.bin\n")
     assert check_image(image, None) == digest
     s3 = tmp_path / "s3.bin"
-    make_image(s3, chip_id=9)  # ESP32-S3's image chip id
+    s3_digest = make_image(s3, chip_id=9)  # ESP32-S3's image chip id
     with pytest.raises(StationError, match="another chip"):
-        check_image(s3, None if False else __import__("hashlib").sha256(s3.read_bytes()).hexdigest())
+        check_image(s3, s3_digest)
 
 
 def test_image_is_written_through_esptool_then_files_copied(tmp_path, boards):
@@ -117,15 +121,32 @@ def test_image_is_written_through_esptool_then_files_copied(tmp_path, boards):
     assert "HARD_RESET" in roms[0].commands
 
 
-def test_a_flashed_board_registers_when_back_online_boots_and_publishes(tmp_path, boards, make_service):
-    service = make_service()
+def test_offline_flash_then_queue_sent_then_the_board_boots_and_publishes(tmp_path, boards, make_service):
+    import httpx
+
+    service = make_service(admin_token="t0ken-for-tests-0123456789abcdef")
     b = boards(1)[0]
     broker = ("127.0.0.1", service.settings.mqtt_port)
-    st, _ = station(tmp_path, server="http://127.0.0.1:9", broker=broker)  # nothing listens on port 9
+    # The server is not reachable during the workshop (nothing listens on port 9): queued.
+    st, _ = station(tmp_path, server="http://127.0.0.1:9", token="t0ken-for-tests-0123456789abcdef", broker=broker)
     r = st.flash_one(b.port)
     assert r.ok and "queued" in r.message
-    # The flashed flash folder boots as the board would, on simulated hardware.
+    # Back at the lab: the queue goes to the real server, which then knows the board's secrets.
+    from datacityzen.flash.station import Registrar
+
+    reg = Registrar(service.http_url, "t0ken-for-tests-0123456789abcdef", tmp_path / "out" / "registrations.json")
+    assert reg.flush() == (1, 0)
+    assert reg.flush() == (0, 0)
     device = json.loads((b.flash_dir / "device.json").read_text())
+    from datacityzen.store.registry import Registry
+
+    registry = Registry.of(service.store)
+    assert registry.check_mqtt(r.device_id, device["mqtt"]["password"])
+    # The label's host link (made offline) opens the host's page on the server.
+    label = Path(r.label).read_text()
+    token = json.loads((tmp_path / "out" / "session.json").read_text())
+    assert r.device_id in label
+    # The flashed flash folder boots as the board would, on simulated hardware, and publishes.
     device["sampling"] = {"interval_s": 2, "average_s": 1, "warmup_s": 0, "max_readings": 2}
     (b.flash_dir / "device.json").write_text(json.dumps(device))
     env = {**os.environ, "MICROPYPATH": os.pathsep.join([str(SIM_HW), ".", ".frozen"])}
@@ -134,10 +155,45 @@ def test_a_flashed_board_registers_when_back_online_boots_and_publishes(tmp_path
     try:
         deadline = time.monotonic() + 60
         got = []
-        while time.monotonic() < deadline and len(got) < 1:
+        while time.monotonic() < deadline and not got:
             got = [d for d in service.store.devices() if d["id"] == r.device_id and d["readings"] >= 2]
             time.sleep(0.5)
         assert got, proc.stdout.read() if proc.poll() is not None else "no readings"
     finally:
         proc.kill()
         proc.wait()
+    del token
+
+
+def test_online_registration_returns_the_host_link(tmp_path, boards, make_service):
+    import httpx
+
+    service = make_service(admin_token="t0ken-for-tests-0123456789abcdef")
+    b = boards(1)[0]
+    st, _ = station(tmp_path, server=service.http_url, token="t0ken-for-tests-0123456789abcdef",
+                    broker=("127.0.0.1", service.settings.mqtt_port))
+    r = st.flash_one(b.port)
+    assert r.ok and "queued" not in r.message, r.message
+    label = Path(r.label).read_text()
+    assert "Scan" in label and Path(r.label.replace("-label.svg", "-qr.png")).exists()
+    host_url = json.loads((tmp_path / "out" / "session.json").read_text())
+    page = httpx.get(next(iter(host_url.values()))["host_url"], timeout=10)
+    assert page.status_code == 200 and r.device_id in page.text
+    # A wrong admin token is a sentence, not a traceback.
+    st_bad, _ = station(tmp_path / "bad", server=service.http_url, token="wrong")
+    b2 = boards(1)[0]
+    bad = st_bad.flash_one(b2.port)
+    assert not bad.ok and "admin token" in bad.message
+
+
+def test_command_line_flashes_a_board_and_says_what_to_do_on_errors(tmp_path, boards):
+    b = boards(1)[0]
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "server")}
+    cmd = [sys.executable, str(root / "tools" / "flash.py"), "--kit", "air-outdoor-v1", "--port", b.port,
+           "--lat", "44.84", "--lon", "-0.58", "--out", str(tmp_path / "out"), "--no-progress"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ": ok - ok (registration queued" in r.stdout and "summary / bilan: 1 boards, 1 ok" in r.stdout
+    r = subprocess.run([*cmd[:3], "no-such-kit", *cmd[4:]], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "unknown kit 'no-such-kit'" in r.stderr and "Traceback" not in r.stderr

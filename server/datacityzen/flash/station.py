@@ -69,6 +69,7 @@ class BoardResult:
     device_id: str | None = None
     seconds: float = 0.0
     label: str | None = None
+    host_url: str | None = None
 
 
 # -- serial ------------------------------------------------------------------------------------------
@@ -204,13 +205,14 @@ def load_and_check_kit(kit_id: str, variant: str | None = None) -> dict:
 class Registrar:
     """Registers devices with the running server (admin API), or queues them when it is unreachable.
 
-    Offline, the station makes the device id and secrets itself (from the board's unique id and
-    `secrets`), writes them to the board, and keeps the registration in a queue file; `flush()`
-    sends the queue once the server is reachable, so the board needs no second visit.
+    The station makes the device id (from the board's unique id) and the secrets itself, so a board
+    flashed offline is complete: they are written to the board, and the registration carrying them
+    (the server stores only their hashes) waits in a queue file; `flush()` sends the queue once the
+    server is reachable, so the board needs no second visit.
     """
 
     def __init__(self, server: str | None, admin_token: str | None, queue_file: Path,
-                 broker: tuple[str, int] = ("127.0.0.1", 1883)):
+                 broker: tuple[str, int] | None = None):
         self.server = server.rstrip("/") if server else None
         self.admin_token = admin_token
         self.queue_file = queue_file
@@ -225,40 +227,64 @@ class Registrar:
         self.queue_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.queue_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(items, indent=1), encoding="utf-8")
+        tmp.chmod(0o600)  # it holds device secrets until they are sent
         tmp.replace(self.queue_file)
 
     def pending(self) -> int:
         return len(self._queue())
 
-    def _post(self, body: dict) -> dict:
+    def _post(self, body: dict) -> dict | None:
+        """The server's answer, or None when it already knows the device (a retried registration)."""
         import httpx
 
         r = httpx.post(f"{self.server}/api/v1/admin/devices", json=body, timeout=10,
                        headers={"Authorization": f"Bearer {self.admin_token or ''}"})
         if r.status_code in (401, 403):
-            raise StationError("the server refused the admin token (DCZ_ADMIN_TOKEN)",
-                               "le serveur a refusé le jeton d'administration (DCZ_ADMIN_TOKEN)")
+            raise StationError("the server refused the admin token (set DCZ_ADMIN_TOKEN as on the server)",
+                               "le serveur a refusé le jeton d'administration (réglez DCZ_ADMIN_TOKEN "
+                               "comme sur le serveur)")
+        if r.status_code == 409:
+            return None
+        if r.status_code in (400, 422):
+            detail = r.json().get("detail")
+            raise StationError(f"the server refused the registration: {detail}",
+                               f"le serveur a refusé l'inscription : {detail}")
         r.raise_for_status()
         return r.json()
 
-    def register(self, kit: dict, board: BoardInfo, name: str, extra: dict) -> Registration:
+    def register(self, kit: dict, board: BoardInfo, name: str, site: dict) -> Registration:
+        if not site or "lat" not in site or "lon" not in site:
+            raise StationError("give the host's location (--lat/--lon, or a participants file)",
+                               "donnez l'emplacement de l'hôte (--lat/--lon, ou un fichier de participants)")
         device_id = f"{kit['id'].split('-v')[0]}-{board.unique_id}"
         body = {"id": device_id, "kit": kit["id"], "name": name,
-                "mqtt_password": secrets.token_urlsafe(24), "host_token": secrets.token_urlsafe(24), **extra}
+                "mqtt_password": secrets.token_urlsafe(32), "http_token": secrets.token_urlsafe(32),
+                "host_token": secrets.token_urlsafe(32),
+                **{k: site[k] for k in ("lat", "lon", "email", "precision_m", "altitude_m") if site.get(k) is not None}}
         if self.server:
             import httpx
 
             try:
                 got = self._post(body)
-                return Registration(got["id"], got.get("config") or self._config(body), got.get("host_url"))
+                if got is not None:
+                    config = got["config"]
+                    if self.broker:
+                        config["mqtt"].update(host=self.broker[0], port=self.broker[1])
+                    return Registration(got["id"], config, got.get("host_url"))
             except (httpx.TransportError, httpx.HTTPStatusError):
                 pass  # offline, or the server is busy: queue it
         items = [i for i in self._queue() if i["id"] != device_id] + [body]
         self._save_queue(items)
-        return Registration(device_id, self._config(body), None, queued=True)
+        host_url = f"{self.server}/host/{body['host_token']}" if self.server else None
+        return Registration(device_id, self._config(body), host_url, queued=True)
 
     def _config(self, body: dict) -> dict:
-        host, port = self.broker
+        if self.broker:
+            host, port = self.broker
+        else:
+            from urllib.parse import urlsplit
+
+            host, port = (urlsplit(self.server).hostname if self.server else "") or "192.168.4.1", 1883
         return {"device_id": body["id"], "mqtt": {"host": host, "port": port, "username": body["id"],
                                                   "password": body["mqtt_password"]}}
 
@@ -382,7 +408,8 @@ class Station:
     def __init__(self, kit_id: str, out_dir: Path, registrar: Registrar, *, variant: str | None = None,
                  image: Path | None = None,
                  image_sha256: str | None = None, loader_factory: Callable[[str], object] = default_loader,
-                 wifi: dict | None = None, location: dict | None = None, show_progress: bool = True,
+                 wifi: dict | None = None, site: dict | None = None, participants: list[dict] | None = None,
+                 show_progress: bool = True,
                  echo: Callable[[str], None] = print):
         self.kit = load_and_check_kit(kit_id, variant)
         self.out_dir = Path(out_dir)
@@ -391,7 +418,8 @@ class Station:
         self.image_sha256 = check_image(image, image_sha256) if image else None
         self.loader_factory = loader_factory
         self.wifi = wifi or {}
-        self.location = location or {}
+        self.site = site or {}
+        self.participants = list(participants or [])  # one per new board, in plug order
         self.show_progress = show_progress
         self.echo = echo
         self.session = Session.load(self.out_dir / "session.json")
@@ -416,14 +444,20 @@ class Station:
                 if info.free_bytes and need > info.free_bytes:
                     raise StationError(f"the board's flash has {info.free_bytes} bytes free, {need} needed",
                                        f"la flash de la carte a {info.free_bytes} octets libres, il en faut {need}")
-                reg = self.registrar.register(self.kit, info, name or f"{self.kit['id']} {info.unique_id[-4:]}",
-                                              self.location)
+                site = dict(self.site)
+                if self.participants:
+                    site.update(self.participants[0])
+                name = name or site.pop("name", None) or f"{self.kit['id']} {info.unique_id[-4:]}"
+                reg = self.registrar.register(self.kit, info, name, site)
+                if self.participants:
+                    self.participants.pop(0)
                 device = {**reg.device_config, "kit_id": self.kit["id"]}
                 if self.wifi:
                     device["wifi"] = self.wifi
                 files.append(("device.json", json.dumps(device, separators=(",", ":")).encode()))
                 copy_files(t, files, progress_bar() if self.show_progress else None)
                 result.device_id = reg.device_id
+                result.host_url = reg.host_url
                 result.label = str(labels.write_label(self.out_dir / "labels", reg.device_id, self.kit, reg.host_url))
                 try:
                     t.exec_raw_no_follow("import machine\nmachine.reset()")
@@ -447,12 +481,15 @@ class Station:
 
     def run_batch(self, ports: Iterable[str]) -> list[BoardResult]:
         results = []
-        for i, port in enumerate(ports, 1):
-            r = self.flash_one(port)
-            state = "ok" if r.ok else "FAILED / ÉCHEC"
-            who = f" {r.device_id}" if r.device_id else ""
-            self.echo(f"[{i}] {port}{who}: {state} - {r.message} ({r.seconds:.1f} s)")
-            results.append(r)
+        try:
+            for i, port in enumerate(ports, 1):
+                r = self.flash_one(port)
+                state = "ok" if r.ok else "FAILED / ÉCHEC"
+                who = f" {r.device_id}" if r.device_id else ""
+                self.echo(f"[{i}] {port}{who}: {state} - {r.message} ({r.seconds:.1f} s)")
+                results.append(r)
+        except KeyboardInterrupt:
+            self.echo("stopped; the same command resumes / arrêté ; la même commande reprend")
         ok = sum(r.ok for r in results)
         self.echo(f"summary / bilan: {len(results)} boards, {ok} ok, {len(results) - ok} failed; "
                   f"{self.registrar.pending()} registrations queued")
