@@ -62,7 +62,7 @@ class App:
         self.kit = cfg["kit_id"]
         self.buses = board.make_buses(cfg)
         self.sampler = sensors.build(cfg, self.buses, cfg["sampling"])
-        self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"])
+        self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"], cfg["spool"].get("seg_bytes", 16384))
         if link is None:
             from transport.links import make_link
 
@@ -178,6 +178,7 @@ class App:
 
         attempt = 0
         ntp_tried = None
+        ntp_wait = 2500
         while True:
             if not self.link.connected:
                 try:
@@ -202,8 +203,9 @@ class App:
                 continue
             if sent == 0:
                 if not clock_is_set() and (ntp_tried is None or
-                                           time.ticks_diff(time.ticks_ms(), ntp_tried) > 30000):
-                    ntp_tried = time.ticks_ms()  # readings wait for their time: try NTP again
+                                           time.ticks_diff(time.ticks_ms(), ntp_tried) > ntp_wait):
+                    ntp_tried = time.ticks_ms()  # readings wait for their time: try NTP again,
+                    ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
                     sync_clock()
                     continue
                 self.readings_ready.clear()

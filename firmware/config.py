@@ -17,9 +17,10 @@ def defaults():
         # certificate; "server_hostname" when the certificate's name is not "host".
         "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60,
                  "tls": None, "backoff_cap_s": 300},
-        # 640 KiB: about 5,000 readings of air-outdoor-v1 (130 bytes each), 8 days at 145 s; the
-        # ESP32's littlefs partition is 2 MiB on a 4 MiB board (MicroPython's partitions.csv).
-        "spool": {"dir": "spool", "max_bytes": 640 * 1024},
+        # 768 KiB: about 5,400 readings of air-outdoor-v1 (145 bytes each), 9 days at 145 s
+        # (tests/firmware/test_spool_store_forward.py); the ESP32's littlefs partition is 2 MiB on
+        # a 4 MiB board (MicroPython's partitions.csv). 16 KiB segments: at most 48 in RAM.
+        "spool": {"dir": "spool", "max_bytes": 768 * 1024, "seg_bytes": 16384},
         "batch_max": 20,
         "status_every_s": 300,
         "safe_mode_pin": None,

@@ -20,8 +20,9 @@ with a real time. Readings of a boot that ended before its clock was ever set ha
 peek() drops them at the head of the queue and counts them (`untimed`, also added to `dropped`).
 
 When the spool exceeds `max_bytes`, the oldest segment is deleted and its unacknowledged readings are
-counted in `dropped`. Capacity (tests/firmware/test_spool.py): a record of the air-outdoor-v1 kit is
-about 130 bytes, so the default 640 KiB of config.py keeps about 5,000 readings, 8 days at 145 s.
+counted in `dropped`. Capacity (tests/firmware/test_spool_store_forward.py): a record of the
+air-outdoor-v1 kit is about 145 bytes, so the 768 KiB of config.py keep about 5,400 readings, 9 days
+at 145 s; RAM holds one small list per segment (48 of 16 KiB when full).
 """
 import json
 import os
