@@ -32,25 +32,6 @@ def clock_is_set():
     return unix_time() > _CLOCK_VALID_AFTER
 
 
-class Uptime:
-    """Seconds since boot that do not wrap: time.ticks_ms() wraps (after 12.4 days on the ESP32,
-    2**30 ms), so the difference is accumulated at least once per measurement cycle."""
-
-    def __init__(self):
-        self._last = time.ticks_ms()
-        self._s = 0
-        self._ms = 0
-
-    def seconds(self):
-        now = time.ticks_ms()
-        self._ms += time.ticks_diff(now, self._last)
-        self._last = now
-        if self._ms >= 1000:
-            self._s += self._ms // 1000
-            self._ms %= 1000
-        return self._s
-
-
 class App:
     def __init__(self, cfg, link=None):
         import board
@@ -69,12 +50,16 @@ class App:
             link = make_link(cfg, self.device, self.kit, VERSION)
         self.link = link
         self.link.on_config = self.apply_config
-        self.uptime = Uptime()
+        # Seconds since boot that do not wrap: time.ticks_ms() wraps (after 12.4 days on the ESP32,
+        # 2**30 ms), so the difference is accumulated at least once per measurement cycle.
+        self._up_last = time.ticks_ms()
+        self._up_s = 0
+        self._up_ms = 0
         self.clock_anchored = False
         self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
         self.status_due = asyncio.Event()
-        self.portal = None
+        self.connected_once = False
         self.last_errors = []
         self.readings_ready = asyncio.Event()
         self.wdt = None
@@ -91,7 +76,7 @@ class App:
         await self.sampler.measure(values, flags, errors)
         for q in values:  # the wire's resolution (decimals + 1): shorter records on flash
             values[q] = round(values[q], DECIMALS.get(q, 3))
-        up = self.uptime.seconds()
+        up = self.uptime_s()
         if clock_is_set():
             reading = {"time": unix_time(), "values": values}
         else:  # time fixed up from this boot's anchor once the clock is set (spool.peek)
@@ -104,7 +89,7 @@ class App:
         seq = self.spool.append(reading)
         for e in errors:
             log.event("sensor_error", sensor=e["sensor"], error=e["error"], seq=seq)
-        log.event("measured", seq=seq, n=len(values))
+        log.event("measured", seq=seq, n=len(values), free=gc.mem_free())
         self.readings_ready.set()
         return reading
 
@@ -120,10 +105,18 @@ class App:
         log.event("acked", seq=last, n=len(batch), pending=self.spool.pending())
         return len(batch)
 
+    def uptime_s(self):
+        now = time.ticks_ms()
+        ms = self._up_ms + time.ticks_diff(now, self._up_last)
+        self._up_last = now
+        self._up_s += ms // 1000
+        self._up_ms = ms % 1000
+        return self._up_s
+
     def anchor_clock(self):
         """Once the clock is set, give the spool this boot's anchor (Unix time at uptime 0)."""
         if not self.clock_anchored and clock_is_set():
-            self.spool.set_clock(unix_time() - self.uptime.seconds())
+            self.spool.set_clock(unix_time() - self.uptime_s())
             self.clock_anchored = True
             log.event("clock_set", boot=self.spool.boot)
 
@@ -132,7 +125,7 @@ class App:
             "state": "online",
             "kit": self.kit,
             "firmware": VERSION,
-            "uptime_s": self.uptime.seconds(),
+            "uptime_s": self.uptime_s(),
             "boot": self.spool.boot,
             "spool_pending": self.spool.pending(),
             "spool_dropped": self.spool.dropped,
@@ -189,7 +182,7 @@ class App:
                     attempt = 0
                 except Exception as exc:
                     delay = backoff_ms(attempt, cap_ms=getattr(self.link, "backoff_cap_ms", 300000))
-                    log.event("connect_failed", attempt=attempt, retry_ms=delay, error=repr(exc))
+                    log.event("connect_failed", attempt=attempt, retry_ms=delay, free=gc.mem_free(), error=repr(exc))
                     attempt += 1
                     self.maybe_open_portal()
                     await asyncio.sleep_ms(delay)
@@ -214,22 +207,31 @@ class App:
                 except asyncio.TimeoutError:
                     pass
 
-    # -- the setup portal, while the configured network is missing ------------------------------
+    # -- the setup portal, when the configured network is missing ---------------------------------
     def maybe_open_portal(self):
-        """Open the setup portal (alongside measuring) once the network has been absent long enough."""
+        """Once the configured network has been absent for wifi.portal_after_s, reboot into the setup
+        portal (portal.py): its code and sockets do not fit in RAM beside the running app. Once per
+        outage: after a portal that timed out (PORTAL_SKIP), the app keeps measuring into the spool
+        until the network is back."""
         absent = getattr(self.link, "network_absent_ms", None)
-        if self.portal is not None or absent is None:
+        if absent is None or absent() < int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
             return
-        if absent() >= int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
-            import portal
-
-            self.portal = portal.Portal(self.cfg)
-            asyncio.create_task(self.portal.serve())
+        if _exists(PORTAL_SKIP):
+            return
+        with open(PORTAL_FLAG, "w") as f:
+            f.write("network absent")
+        reset("portal")
 
     def close_portal(self):
-        if self.portal is not None:
-            self.portal.close()
-            self.portal = None
+        """Connected: a later outage may open the portal again."""
+        if not self.connected_once:
+            self.connected_once = True
+            try:
+                import os
+
+                os.remove(PORTAL_SKIP)
+            except OSError:
+                pass
 
     async def status_loop(self):
         while True:
@@ -280,9 +282,41 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
-    if not cfg["wifi"].get("ssid"):  # first boot: nothing to join yet, ask the host
+    if not cfg["wifi"].get("ssid") or _exists(PORTAL_FLAG):
+        # first boot (nothing to join yet) or the network went missing: ask the host
+        import os
+
         import portal
 
-        asyncio.run(portal.Portal(cfg).serve())
+        try:
+            os.remove(PORTAL_FLAG)
+        except OSError:
+            pass
+        why = asyncio.run(portal.Portal(cfg).serve())  # returns unless the settings were saved
+        if why == "timeout" and cfg["wifi"].get("ssid"):
+            with open(PORTAL_SKIP, "w") as f:  # back to measuring; no portal again until connected
+                f.write(why)
+        reset(why)
         return
     asyncio.run(App(cfg).main())
+
+
+PORTAL_FLAG = "portal.flag"  # next boot opens the portal
+PORTAL_SKIP = "portal.skip"  # the portal timed out: do not reopen it before the network is back
+
+
+def _exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def reset(reason):
+    log.event("reset", reason=reason)
+    import machine
+
+    machine.reset()

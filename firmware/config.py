@@ -75,3 +75,13 @@ def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE
     if not cfg["mqtt"].get("host") and cfg["wifi"].get("ssid"):
         raise ConfigError(device_file + " has no mqtt.host")
     return cfg
+
+
+def save_downlink(update, path=DOWNLINK_FILE):
+    """Keep a downlink config across reboots (merged with the previous one)."""
+    current = read_json(path, False)
+    with open(path + ".tmp", "w") as f:
+        json.dump(merged(current, update), f)
+    import os
+
+    os.rename(path + ".tmp", path)

@@ -38,16 +38,6 @@ def check(update):
     return None
 
 
-def save_downlink(update, path=DOWNLINK_FILE):
-    """Keep a downlink config across reboots (merged with the previous one)."""
-    current = read_json(path, False)
-    with open(path + ".tmp", "w") as f:
-        json.dump(merged(current, update), f)
-    import os
-
-    os.rename(path + ".tmp", path)
-
-
 def apply(app, update):
     """Overlay `update` on the running app's config now and keep it in downlink.json."""
     rev = update.get("rev")

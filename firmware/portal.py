@@ -2,8 +2,10 @@
 name with the AP's address, and one small bilingual page (French / English) to pick the network, type
 its password and the server; saving writes device.json and reboots into normal mode.
 
-Opened on first boot (no network configured) or, alongside measuring, when the configured network has
-been absent for cfg["wifi"]["portal_after_s"] (app.py); closed again if that network comes back.
+Opened on first boot (no network configured; it stays open until saved) or, after a reboot, when the
+configured network has been absent for cfg["wifi"]["portal_after_s"] (app.py; the portal does not fit
+in RAM beside the running app). Then it closes when that network is back in the scan or after
+cfg["portal"]["timeout_s"] (300), and the device reboots into normal mode (measuring into the spool).
 
 Captive portal detection (how a phone decides to show the sign-in sheet):
 - Android asks http://connectivitycheck.gstatic.com/generate_204 and expects "204 No Content" when the
@@ -13,7 +15,7 @@ Captive portal detection (how a phone decides to show the sign-in sheet):
 - Windows asks /connecttest.txt (and /ncsi.txt): same treatment.
 Every name resolves to us (DNS below), so any other URL on any host is also sent to our page.
 
-RAM: one connection at a time (others get 503), the request head read into a 1 KiB buffer, a body of
+RAM: one connection at a time (others wait up to 3 s, then get 503), the request head read into a 1 KiB buffer, a body of
 at most 512 bytes, the page written in pieces; no string of the whole page is ever built.
 """
 import json
@@ -147,6 +149,10 @@ class Portal:
         self.http_port = p.get("http_port", 80)
         self.dns_port = p.get("dns_port", 53)
         self.host = p.get("bind", "0.0.0.0")
+        self.timeout_ms = int(p.get("timeout_s", 300) * 1000)  # 0: until saved (first boot)
+        self.watch = (cfg.get("wifi") or {}).get("ssid") or None  # the network we wait to come back
+        if not self.watch:
+            self.timeout_ms = 0
         self.device_file = device_file
         self.current = cfg
         self.ip = _AP_IP
@@ -179,7 +185,9 @@ class Portal:
         try:
             import network
 
-            found = network.WLAN(network.STA_IF).scan()
+            sta = network.WLAN(network.STA_IF)
+            sta.active(True)  # the ESP32 scans from the station interface (AP+STA mode)
+            found = sta.scan()
         except (ImportError, OSError):
             found = []
         found = sorted(found, key=lambda n: -n[3])
@@ -196,20 +204,34 @@ class Portal:
         self.networks = names
 
     async def serve(self):
-        """Run until the settings are saved (then reboot) or close() is called."""
+        """Serve until the settings are saved (then reboot into normal mode), the configured network
+        is back in the scan ("network_back"), `timeout_s` passed ("timeout") or close() ("closed")."""
         self._start_ap()
         self._server = await asyncio.start_server(self._client, self.host, self.http_port)
         self._dns = asyncio.create_task(self._dns_loop())
         log.event("portal_open", ssid=self.ssid, ip=self.ip, http_port=self.http_port, dns_port=self.dns_port)
+        waited = 0
+        why = "closed"
         while not self._closed:
             if self.saved.is_set():
                 await asyncio.sleep_ms(500)  # let the "saved" page reach the phone
                 self.close()
-                log.event("portal_saved")
+                log.event("reset", reason="portal_saved")
                 import machine
 
                 machine.reset()
             await asyncio.sleep_ms(200)
+            waited += 200
+            if self.watch and waited % 10000 == 0 and not self._busy:
+                self.scan()
+                if self.watch in self.networks:
+                    why = "network_back"
+                    break
+            if self.timeout_ms and waited >= self.timeout_ms:
+                why = "timeout"
+                break
+        self.close()
+        return why
 
     def close(self):
         if self._closed:
@@ -251,7 +273,11 @@ class Portal:
 
     # ---- HTTP ---------------------------------------------------------------------------------
     async def _client(self, reader, writer):
-        if self._busy:  # one at a time: the heap holds one request
+        for _ in range(60):  # one at a time (the heap holds one request): wait up to 3 s for a turn
+            if not self._busy:
+                break
+            await asyncio.sleep_ms(50)
+        if self._busy:
             try:
                 writer.write(b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
                 await writer.drain()

@@ -155,7 +155,9 @@ def test_broker_down_then_back_every_reading_stored_once(make_service, tmp_path)
         workdir = tmp_path / "sim"
         count = 12
         started = time.time()
-        sim = subprocess.Popen(sim_cmd(f"mqtt://127.0.0.1:{broker.port}", workdir, count, "--reboot-mid-flush", "3"),
+        # the reboot mid-flush at the 2nd uplink is over (its uplink delivered twice) once 3 readings
+        # are stored; then the broker goes down
+        sim = subprocess.Popen(sim_cmd(f"mqtt://127.0.0.1:{broker.port}", workdir, count, "--reboot-mid-flush", "2"),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             assert wait_for(lambda: len(stored(service)[0]) >= 3, timeout=60), "nothing arrived before the outage"

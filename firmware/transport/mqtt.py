@@ -154,10 +154,12 @@ class MQTTClient:
         except asyncio.TimeoutError:
             await self._close_socket()
             raise MQTTConnectError(-1, "no CONNACK from %s:%d" % (self.host, self.port))
-        except (EOFError, OSError) as e:
+        except (EOFError, OSError, ValueError) as e:
             await self._close_socket()
             if self.ssl is not None:  # MicroPython shakes hands on the first write
                 _raise_tls(e)
+            if isinstance(e, ValueError):
+                raise
             raise MQTTConnectError(-1, "connection closed before CONNACK (%s)" % (e,))
         if typ != _CONNACK or len(body) != 2:
             await self._close_socket()

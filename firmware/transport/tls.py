@@ -28,7 +28,10 @@ class MQTTTLSError(MQTTConnectError):
 def raise_if_tls(e):
     """Raise MQTTTLSError if `e`, raised while connecting, is a TLS failure; else return."""
     name = type(e).__name__
-    detail = "%s %s" % (name, e.args[0] if e.args else "")
+    detail = "%s %s" % (name, str(e.args[0]).strip() if e.args else "")
+    if isinstance(e, ValueError):  # MicroPython: ValueError("The certificate is not correctly signed ...")
+        text = str(e)
+        raise MQTTTLSError("ertificate" in text or "CA" in text, detail)
     if name.startswith("SSL"):  # CPython: ssl.SSLCertVerificationError, ssl.SSLError
         raise MQTTTLSError(name == "SSLCertVerificationError", detail)
     code = e.args[0] if e.args and isinstance(e.args[0], int) else 0
@@ -51,10 +54,30 @@ def context(tls):
     try:
         if hasattr(ctx, "check_hostname"):  # CPython reads the PEM file itself
             ctx.load_verify_locations(cafile=ca)
-        else:
-            with open(ca, "rb") as f:
-                ctx.load_verify_locations(cadata=f.read())
+        elif not _load_pem_bundle(ctx, ca):
+            raise ValueError("no certificate in the file")
     except (OSError, ValueError) as e:
         raise ValueError("mqtt.tls.ca %r: cannot load the CA bundle (%s)" % (ca, e))
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+def _load_pem_bundle(ctx, path):
+    """Load each certificate of a PEM bundle, one at a time as DER (MicroPython's mbedTLS context
+    takes DER; each call adds to the trusted chain). Returns how many were loaded."""
+    from binascii import a2b_base64
+
+    n = 0
+    b64 = None
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line == b"-----BEGIN CERTIFICATE-----":
+                b64 = []
+            elif line == b"-----END CERTIFICATE-----" and b64 is not None:
+                ctx.load_verify_locations(cadata=a2b_base64(b"".join(b64)))
+                b64 = None
+                n += 1
+            elif b64 is not None:
+                b64.append(line)
+    return n

@@ -88,7 +88,7 @@ class WifiMqttLink:
             keepalive=m.get("keepalive_s", 60), clean_session=True,
             will=(wire.topic_status(device), wire.offline_will(device), 1, True),
             on_message=self._on_message,
-            ssl=_tls_context(tls) if tls else None,
+            ssl=_tls_context(tls) if tls is not None else None,
             server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
         )
         # One payload buffer for the life of the link (see wire.encode_batch), allocated now, before

@@ -29,9 +29,9 @@ from .relay import Relay
 
 # The ESP32 gives the firmware about 110 KB of heap. In the unix port the simulated hardware (machine.py,
 # chip models) shares that heap, so each simulated device gets this much more; its size is checked by
-# tests/firmware/test_cycle_heap.py.
+# tests/firmware/test_cycle_heap.py. It includes the simulated RTC (time.py) and outage (outage.py).
 FIRMWARE_HEAP_KB = 110
-SIM_HW_ALLOWANCE_KB = 32
+SIM_HW_ALLOWANCE_KB = 36
 
 
 class SimError(RuntimeError):
@@ -245,6 +245,8 @@ class Simulator:
                             dev.seqs.append(int(fields["seq"]))
                     elif parts[1] == "measure_budget_done":
                         dev.budget_done = True
+                    elif parts[1] == "reset":  # machine.reset(): the process ends, the board boots again
+                        dev.rebooting = True
                     elif parts[1] in ("sensor_error", "connect_failed", "send_failed", "config_error"):
                         dev.errors.append(line)
             if self.echo:
