@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .commands import calibrate, consolidate
 from .settings import Settings, default_data_dir, env, parse_mqtt_url
 
 
@@ -63,9 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
     _add_sim_flags(sim, for_demo=False)
 
+    from .noise_cli import add_parser as add_noise_parser
+
+    add_noise_parser(sub)
+
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
+
+    from .cli_kits import add_parser as add_kits_parser
+
+    add_kits_parser(sub)
+    calibrate.add_parser(sub)
+    consolidate.add_parser(sub)
     return parser
 
 
@@ -155,7 +166,20 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo}
+def cmd_kits(args) -> int:
+    from .cli_kits import cmd_kits as run
+
+    return run(args)
+
+
+def cmd_noise(args) -> int:
+    from .noise_cli import cmd_noise as run
+
+    return run(args)
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+            "calibrate": calibrate.run, "consolidate": consolidate.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ from .api.app import create_app
 from .broker import EmbeddedBroker
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
-from .settings import Settings
+from .settings import Settings, env
+from .store.calibrated import RefreshThread
 from .store.duckdb_store import DuckDBStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Service:
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.calibration_refresh: RefreshThread | None = None
 
     @property
     def http_url(self) -> str:
@@ -53,6 +55,9 @@ class Service:
         if not s.broker:
             check_port_free(s.host, s.mqtt_port, "MQTT")
         self.store = DuckDBStore(s.data_dir)
+        # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
+        self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
+        self.calibration_refresh.start()
         if not s.broker:
             self.broker = EmbeddedBroker(s.host, s.mqtt_port)
             self.broker.start()
@@ -79,5 +84,7 @@ class Service:
             self.ingest.stop()
         if self.broker is not None:
             self.broker.stop()
+        if self.calibration_refresh is not None:
+            self.calibration_refresh.stop()
         if self.store is not None:
             self.store.close()

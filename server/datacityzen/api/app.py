@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..web import home
-from . import devices, readings
+from . import areas, devices, readings
 
 
 def create_app(store) -> FastAPI:
@@ -17,5 +17,6 @@ def create_app(store) -> FastAPI:
     app.state.store = store
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(areas.router)
     app.include_router(home.router)
     return app

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..store import device_reports
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
+from ..store.calibrated import ingest_hook
 from . import wire_v1
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,10 @@ class Ingestor:
     so a reading that could not be stored is redelivered, never lost.
     """
 
-    def __init__(self, store):
+    def __init__(self, store, after_insert=None):
         self.store = store
+        # Keeps the calibrated layer up to date with each committed batch (issue 6).
+        self.after_insert = after_insert if after_insert is not None else ingest_hook(store)
 
     def handle(self, messages: Sequence[Message]) -> IngestResult:
         result = IngestResult()
@@ -119,9 +122,12 @@ class Ingestor:
                     QuarantineEntry(msg.received_at, msg.transport, msg.topic, str(exc), msg.payload)
                 )
         if uplinks:
-            inserted: InsertResult = self.store.insert(build_batch(uplinks))
+            batch = build_batch(uplinks)
+            inserted: InsertResult = self.store.insert(batch)
             result.stored += inserted.stored
             result.duplicates += inserted.duplicates
+            if self.after_insert is not None:
+                self.after_insert(batch)
         if rejected:
             self.store.quarantine(rejected)
             result.quarantined += len(rejected)
