@@ -211,6 +211,6 @@ def test_portal_heap_stays_small_under_requests(portal):
           heap[0], "->", max(heap))
     # The portal runs instead of the app (app.py reboots into it), so it has the heap to itself: what
     # it keeps (its code as .mpy, sockets, scan list) is bounded, and the whole stays far below 110 KB.
-    assert max(heap) - base < 20 * 1024
+    assert max(heap) - base < 24 * 1024
     assert max(heap) < 64 * 1024
     assert max(heap) - heap[0] < 4096  # no creep

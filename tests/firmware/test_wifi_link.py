@@ -80,7 +80,11 @@ asyncio.run(main())
 
 
 def run_link(tmp_path, port, tls):
-    proc = run_mpy(LINK.format(port=port, tls=repr(tls), device=DEVICE), cwd=tmp_path, timeout=60)
+    from fwsim import compiled_dir
+
+    # precompiled, as on the board: compiling mqtt.py from source needs more heap than running it
+    proc = run_mpy(LINK.format(port=port, tls=repr(tls), device=DEVICE), cwd=tmp_path, timeout=60,
+                   extra_path=(compiled_dir(),))
     (line,) = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     return json.loads(line[7:])
 

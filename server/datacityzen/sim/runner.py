@@ -31,7 +31,7 @@ from .relay import Relay
 # chip models) shares that heap, so each simulated device gets this much more; its size is checked by
 # tests/firmware/test_cycle_heap.py. It includes the simulated RTC (time.py) and outage (outage.py).
 FIRMWARE_HEAP_KB = 110
-SIM_HW_ALLOWANCE_KB = 36
+SIM_HW_ALLOWANCE_KB = 40
 
 
 class SimError(RuntimeError):
