@@ -70,7 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--workdir", type=Path, default=None,
                      help="folder holding each simulated device's flash (default DATA_DIR/sim)")
     sim.add_argument("--timeout", type=float, default=None,
-                     help="give up after this many seconds (default: 60 + 3 x count x interval)")
+                     help="give up after this many seconds (default: 60 + 3 x count x interval + outage)")
+    sim.add_argument("--transport", choices=("wifi", "cellular", "lorawan"), default=None,
+                     help="the link the devices use (default: the kit's transport.link)")
+    sim.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                     help="make the network unreachable for this long during the run (default 0)")
+    sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
+                     help="power each device off when the broker has its N-th uplink but before the "
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -145,21 +152,26 @@ def cmd_sim(args) -> int:
 
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
+    if args.outage < 0:
+        raise ValueError("--outage must be >= 0 seconds")
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
-                    runtime=args.runtime, echo=_echo if args.verbose else None)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
+                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush))
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
     timeout = args.timeout
     if timeout is None and args.count is not None:
-        timeout = 60 + 3 * args.count * args.interval
+        timeout = 60 + 3 * args.count * args.interval + args.outage
     print(f"simulating {args.devices} x {args.kit} ({sim.runtime}) -> {args.broker}", flush=True)
     try:
         sim.run(timeout)
     except KeyboardInterrupt:
         pass
     for d in sim.devices:
-        print(f"{d.id}: {d.acked} readings acknowledged", flush=True)
+        seqs = ",".join(map(str, d.seqs))
+        print(f"{d.id}: {d.acked} readings acknowledged, {d.measured} measured, {d.boots} boot(s); "
+              f"seqs {seqs}", flush=True)
     return 0
 
 
