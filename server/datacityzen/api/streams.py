@@ -1,0 +1,172 @@
+"""Arrow record batches from the store, streamed to the client as JSON, CSV or Parquet bytes.
+
+Each batch is encoded and sent as it arrives, so the memory a response needs is one batch whatever
+the size of the download. Times are UTC: ISO 8601 with a `Z` in JSON and CSV (seconds, or
+microseconds when there are any), a UTC timestamp in Parquet. In CSV a list (flags) is joined with
+`;`, a missing value is an empty field; in JSON it is `null` (so are NaN and infinities, which JSON
+cannot carry).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi.responses import StreamingResponse
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def iso_times(column: pa.Array) -> list[str | None]:
+    """Naive-UTC timestamps -> ISO 8601 strings with Z (vectorised in numpy)."""
+    arr = column.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    us = arr.astype("int64")
+    whole = np.datetime_as_string(arr, unit="s")
+    out = np.char.add(whole, "Z").astype(object)
+    fractional = (us % 1_000_000) != 0
+    if fractional.any():
+        out[fractional] = np.char.add(np.datetime_as_string(arr[fractional], unit="us"), "Z")
+    if column.null_count:
+        out[np.asarray(column.is_null())] = None
+    return out.tolist()
+
+
+def _finite(values: list) -> list:
+    return [v if v is None or math.isfinite(v) else None for v in values]
+
+
+def _python_column(column: pa.Array) -> list:
+    """A column as Python values ready for JSON or CSV (times as strings)."""
+    if pa.types.is_timestamp(column.type):
+        return iso_times(column)
+    if pa.types.is_floating(column.type):
+        return _finite(column.to_pylist())
+    return column.to_pylist()
+
+
+class _JsonCache(dict):
+    """json.dumps memoised per value: device ids, quantities and flag lists repeat in every row."""
+
+    def __missing__(self, key):
+        value = json.dumps(list(key) if isinstance(key, tuple) else key, ensure_ascii=False)
+        self[key] = value
+        return value
+
+
+def _json_encoder(field: pa.Field) -> Callable[[list], list[str]]:
+    t = field.type
+    if pa.types.is_timestamp(t):
+        return lambda xs: ["null" if x is None else '"' + x + '"' for x in xs]
+    if pa.types.is_floating(t):
+        return lambda xs: ["null" if x is None else repr(x) for x in xs]
+    if pa.types.is_integer(t):
+        return lambda xs: ["null" if x is None else str(x) for x in xs]
+    cache = _JsonCache()
+    if pa.types.is_list(t):
+        return lambda xs: [cache[tuple(x) if x is not None else None] for x in xs]
+    return lambda xs: [cache[x] for x in xs]
+
+
+def json_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """`[{...},{...}]`, one object per row, keys in column order."""
+    encoders = [_json_encoder(f) for f in schema]
+    template = "{" + ",".join(json.dumps(f.name) + ":%s" for f in schema) + "}"
+    yield b"["
+    first = True
+    for batch in batches:
+        columns = [enc(_python_column(batch.column(i))) for i, enc in enumerate(encoders)]
+        text = ",".join(template % row for row in zip(*columns))
+        yield (text if first else "," + text).encode()
+        first = False
+    yield b"]"
+
+
+def _csv_column(column: pa.Array) -> list:
+    values = _python_column(column)
+    if pa.types.is_list(column.type):
+        return ["" if v is None else ";".join(v) for v in values]
+    return values
+
+
+def csv_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """A header line with the column names, then one line per row (`,` separated, minimal quoting)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(schema.names)
+    yield buf.getvalue().encode()
+    for batch in batches:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerows(zip(*(_csv_column(batch.column(i)) for i in range(batch.num_columns))))
+        yield buf.getvalue().encode()
+
+
+class _ChunkSink:
+    """A write-only file for pyarrow that hands back what was written since the last `take()`."""
+
+    def __init__(self):
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._parts.append(data)
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def parquet_schema(schema: pa.Schema) -> pa.Schema:
+    """Timestamps become timezone-aware UTC so readers do not take them for local times."""
+    return pa.schema(
+        [pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f for f in schema]
+    )
+
+
+def parquet_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """One Parquet row group per batch, sent as soon as it is written; the footer comes last."""
+    out_schema = parquet_schema(schema)
+    sink = _ChunkSink()
+    writer = pq.ParquetWriter(sink, out_schema, compression="zstd")
+    try:
+        for batch in batches:
+            writer.write_batch(batch.cast(out_schema))
+            chunk = sink.take()
+            if chunk:
+                yield chunk
+    finally:
+        writer.close()
+    yield sink.take()
+
+
+STREAMS = {"json": json_stream, "csv": csv_stream, "parquet": parquet_stream}
+
+
+def streaming_response(reader: pa.RecordBatchReader, fmt: str, filename: str) -> StreamingResponse:
+    headers = {}
+    if fmt != "json":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return StreamingResponse(STREAMS[fmt](reader.schema, reader), media_type=MEDIA_TYPES[fmt], headers=headers)
