@@ -98,9 +98,9 @@ def _csv_column(column: pa.Array) -> list:
 
 
 def csv_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """A header line with the column names, then one line per row (`,` separated, minimal quoting)."""
+    """RFC 4180: a header line with the column names, then one CRLF-ended line per row, minimal quoting."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; also quotes a bare CR in a field
     writer.writerow(schema.names)
     yield buf.getvalue().encode()
     for batch in batches:
