@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .settings import Settings, default_data_dir, env, parse_mqtt_url
@@ -22,6 +23,15 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="port of the embedded MQTT broker (DCZ_MQTT_PORT; default 1883)")
     p.add_argument("--broker", default=env("BROKER"),
                    help="use an external broker instead of the embedded one, e.g. mqtt://10.0.0.2:1883 (DCZ_BROKER)")
+    p.add_argument("--influx-url", default=env("INFLUX_URL"),
+                   help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
+                        "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
+    p.add_argument("--influx-token", default=env("INFLUX_TOKEN"),
+                   help="API token for --influx-url (DCZ_INFLUX_TOKEN; prefer the variable: flags show in ps)")
+    p.add_argument("--influx-org", default=env("INFLUX_ORG", "datacityzen"),
+                   help="organisation for --influx-url (DCZ_INFLUX_ORG; default datacityzen)")
+    p.add_argument("--influx-bucket", default=env("INFLUX_BUCKET", "datacityzen"),
+                   help="bucket (database) for --influx-url (DCZ_INFLUX_BUCKET; default datacityzen)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -56,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="give up after this many seconds (default: 60 + 3 x count x interval)")
     _add_sim_flags(sim, for_demo=False)
 
+    archive = sub.add_parser("archive", help="write one day's open-data archive (CSV per device, Parquet, licence)")
+    archive.add_argument("--date", default=None,
+                         help="the UTC day to archive, YYYY-MM-DD (default: yesterday)")
+    archive.add_argument("--out", type=Path, default=None,
+                         help="folder that receives DATE/ (default DATA_DIR/archive)")
+    archive.add_argument("--data", type=Path, default=default_data_dir(),
+                         help="data directory of a stopped server (DCZ_DATA_DIR; default ./datacityzen-data)")
+
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
@@ -66,7 +84,9 @@ def _settings(args) -> Settings:
     if args.broker:
         parse_mqtt_url(args.broker)  # a clear error early
     return Settings(data_dir=args.data, host=args.host, http_port=args.http_port,
-                    mqtt_port=args.mqtt_port, broker=args.broker)
+                    mqtt_port=args.mqtt_port, broker=args.broker, influx_url=args.influx_url,
+                    influx_token=args.influx_token, influx_org=args.influx_org,
+                    influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -143,7 +163,37 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo}
+def cmd_archive(args) -> int:
+    from .archive import archive_day
+
+    import duckdb
+
+    from .store.duckdb_store import DuckDBStore
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else (datetime.now(timezone.utc) - timedelta(days=1)).date()
+    except ValueError:
+        raise ValueError(f"--date {args.date!r} is not a day like 2026-11-23") from None
+    out = args.out or Path(args.data) / "archive"
+    try:
+        store = DuckDBStore(args.data, read_only=True)
+    except (FileNotFoundError, duckdb.IOException) as exc:
+        raise ValueError(
+            f"cannot open the database in {args.data} ({exc}). A running server archives yesterday into "
+            f"DATA_DIR/archive by itself; to archive another day, stop it first"
+        ) from None
+    try:
+        result = archive_day(store, day, out)
+    finally:
+        store.close()
+    if not result.devices:
+        print(f"{day}: no readings; nothing written", flush=True)
+    else:
+        print(f"{day}: {len(result.devices)} devices, {result.values} values -> {result.directory}", flush=True)
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "archive": cmd_archive}
 
 
 def main(argv: list[str] | None = None) -> int:

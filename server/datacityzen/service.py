@@ -5,6 +5,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
@@ -42,6 +43,8 @@ class Service:
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.mirror = None  # InfluxMirror when --influx-url is given
+        self.archiver = None  # DailyArchiver (yesterday into DATA_DIR/archive, once a day)
 
     @property
     def http_url(self) -> str:
@@ -53,6 +56,16 @@ class Service:
         if not s.broker:
             check_port_free(s.host, s.mqtt_port, "MQTT")
         self.store = DuckDBStore(s.data_dir)
+        if s.influx_url:
+            from .store.influx_writer import InfluxMirror
+
+            self.mirror = InfluxMirror(self.store, s.influx_url, s.influx_token, s.influx_org, s.influx_bucket)
+            self.mirror.start()
+        if s.daily_archive:
+            from .archive import DailyArchiver
+
+            self.archiver = DailyArchiver(self.store, Path(s.data_dir) / "archive")
+            self.archiver.start()
         if not s.broker:
             self.broker = EmbeddedBroker(s.host, s.mqtt_port)
             self.broker.start()
@@ -79,5 +92,9 @@ class Service:
             self.ingest.stop()
         if self.broker is not None:
             self.broker.stop()
+        if self.archiver is not None:
+            self.archiver.stop()
+        if self.mirror is not None:
+            self.mirror.stop()
         if self.store is not None:
             self.store.close()

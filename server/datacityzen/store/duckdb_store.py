@@ -114,12 +114,20 @@ class DuckDBStore:
 
     FILENAME = "datacityzen.duckdb"
 
-    def __init__(self, data_dir: str | Path):
+    def __init__(self, data_dir: str | Path, read_only: bool = False):
+        """Open (or create) the store. `read_only` opens an existing file for reading only (tools that
+        run beside a stopped server); a file another process has open for writing cannot be opened."""
         self.path = Path(data_dir) / self.FILENAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(self.path))
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no DataCityZen database at {self.path}")
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self.path))
         self._write_lock = threading.Lock()
-        self._con.execute(SCHEMA)
+        if not read_only:
+            self._con.execute(SCHEMA)
         # Called inside the insert transaction with the cursor (see the module docstring).
         self.insert_hooks: list[Callable] = []
         self.calibrated_hooks: list[Callable] = []
