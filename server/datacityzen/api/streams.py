@@ -14,8 +14,9 @@ import json
 import math
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi.responses import StreamingResponse
 
@@ -26,18 +27,20 @@ MEDIA_TYPES = {
 }
 
 
+def iso_time_array(column: pa.Array) -> pa.Array:
+    """Naive-UTC timestamps -> ISO 8601 strings with Z, in Arrow compute (about 0.5 µs a value)."""
+    column = column.cast(pa.timestamp("us"))
+    whole = pc.replace_substring(column.cast(pa.timestamp("s"), safe=False).cast(pa.string()), " ", "T")
+    out = pc.binary_join_element_wise(whole, "Z", "")
+    fractional = pc.not_equal(pc.subsecond(column), 0)
+    if pc.any(fractional).as_py():
+        precise = pc.replace_substring(column.cast(pa.string()), " ", "T")
+        out = pc.if_else(fractional, pc.binary_join_element_wise(precise, "Z", ""), out)
+    return out
+
+
 def iso_times(column: pa.Array) -> list[str | None]:
-    """Naive-UTC timestamps -> ISO 8601 strings with Z (vectorised in numpy)."""
-    arr = column.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
-    us = arr.astype("int64")
-    whole = np.datetime_as_string(arr, unit="s")
-    out = np.char.add(whole, "Z").astype(object)
-    fractional = (us % 1_000_000) != 0
-    if fractional.any():
-        out[fractional] = np.char.add(np.datetime_as_string(arr[fractional], unit="us"), "Z")
-    if column.null_count:
-        out[np.asarray(column.is_null())] = None
-    return out.tolist()
+    return iso_time_array(column).to_pylist()
 
 
 def _finite(values: list) -> list:
@@ -97,13 +100,42 @@ def _csv_column(column: pa.Array) -> list:
     return values
 
 
+def _csv_arrow_table(batch: pa.RecordBatch) -> pa.Table:
+    """The batch with CSV-ready columns: ISO times, `;`-joined lists, NaN and infinities as empty."""
+    columns = []
+    for field, column in zip(batch.schema, batch.columns):
+        if pa.types.is_timestamp(field.type):
+            column = iso_time_array(column)
+        elif pa.types.is_list(field.type):
+            column = pc.binary_join(column, ";")
+        elif pa.types.is_floating(field.type):
+            column = pc.if_else(pc.is_finite(column), column, pa.scalar(None, field.type))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=batch.schema.names)
+
+
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n")
+
+
 def csv_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """RFC 4180: a header line with the column names, then one CRLF-ended line per row, minimal quoting."""
+    """RFC 4180: a header line with the column names, then one CRLF-ended line per row.
+
+    Arrow's CSV writer does the work (about 1 µs a row); a batch holding a value that needs quotes
+    (a comma, a quote or a line break in a string) goes through Python's csv module instead, which
+    quotes just those fields.
+    """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; also quotes a bare CR in a field
+    writer = csv.writer(buf, lineterminator="\r\n")  # also quotes a bare CR in a field
     writer.writerow(schema.names)
     yield buf.getvalue().encode()
     for batch in batches:
+        out = io.BytesIO()
+        try:
+            pacsv.write_csv(_csv_arrow_table(batch), out, _CSV_OPTIONS)
+            yield out.getvalue()
+            continue
+        except pa.ArrowInvalid:
+            pass
         buf.seek(0)
         buf.truncate()
         writer.writerows(zip(*(_csv_column(batch.column(i)) for i in range(batch.num_columns))))
