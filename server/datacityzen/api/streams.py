@@ -79,15 +79,61 @@ def _json_encoder(field: pa.Field) -> Callable[[list], list[str]]:
     return lambda xs: [cache[x] for x in xs]
 
 
+_NEEDS_JSON_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _quoted(strings: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise('"', strings, '"', "")
+
+
+def _json_arrow_column(column: pa.Array) -> pa.Array | None:
+    """The column as JSON text per value in Arrow compute, or None when Python must do it (strings
+    that need escaping)."""
+    t = column.type
+    if pa.types.is_timestamp(t):
+        text = _quoted(iso_time_array(column))
+    elif pa.types.is_floating(t):
+        finite = pc.is_finite(column)
+        text = pc.if_else(finite, column.cast(pa.string()), pa.scalar(None, pa.string()))
+    elif pa.types.is_integer(t):
+        text = column.cast(pa.string())
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        if pc.any(pc.match_substring_regex(column, _NEEDS_JSON_ESCAPE)).as_py():
+            return None
+        text = _quoted(column)
+    elif pa.types.is_list(t) and pa.types.is_string(t.value_type):
+        if pc.any(pc.match_substring_regex(pc.list_flatten(column), _NEEDS_JSON_ESCAPE)).as_py():
+            return None
+        inner = pc.if_else(pc.greater(pc.list_value_length(column), 0),
+                           _quoted(pc.binary_join(column, '","')), "")
+        text = pc.binary_join_element_wise("[", inner, "]", "")
+    else:
+        return None
+    return pc.fill_null(text, "null")
+
+
 def json_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    """`[{...},{...}]`, one object per row, keys in column order."""
+    """`[{...},{...}]`, one object per row, keys in column order.
+
+    Rows are assembled in Arrow compute (about 1 µs a row); a column whose strings need JSON
+    escaping falls back to json.dumps for that batch.
+    """
     encoders = [_json_encoder(f) for f in schema]
-    template = "{" + ",".join(json.dumps(f.name) + ":%s" for f in schema) + "}"
+    keys = [json.dumps(f.name) for f in schema]
+    template = "{" + ",".join(k + ":%s" for k in keys) + "}"
     yield b"["
     first = True
     for batch in batches:
-        columns = [enc(_python_column(batch.column(i))) for i, enc in enumerate(encoders)]
-        text = ",".join(template % row for row in zip(*columns))
+        columns = [_json_arrow_column(batch.column(i)) for i in range(batch.num_columns)]
+        if all(c is not None for c in columns):
+            parts = []
+            for i, (key, column) in enumerate(zip(keys, columns)):
+                parts += [("{" if i == 0 else ",") + key + ":", column]
+            rows = pc.binary_join_element_wise(*parts, "}", "")
+            text = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ",")[0].as_py()
+        else:
+            python_columns = [enc(_python_column(batch.column(i))) for i, enc in enumerate(encoders)]
+            text = ",".join(template % row for row in zip(*python_columns))
         yield (text if first else "," + text).encode()
         first = False
     yield b"]"

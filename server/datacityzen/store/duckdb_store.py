@@ -16,6 +16,8 @@ so whatever they write (the time-series mirror's outbox) commits or rolls back w
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,6 +105,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def _memory_limit() -> str:
+    """DCZ_DUCKDB_MEMORY_LIMIT (e.g. 512MB, 4GB), default 2GB."""
+    value = os.environ.get("DCZ_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.I):
+        raise ValueError(f"DCZ_DUCKDB_MEMORY_LIMIT={value!r} must look like 512MB or 4GB")
+    return value
+
+
 def _naive_utc(t: datetime | None) -> datetime | None:
     if t is None or t.tzinfo is None:
         return t
@@ -126,6 +139,9 @@ class DuckDBStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._con = duckdb.connect(str(self.path))
         self._write_lock = threading.Lock()
+        # A bound on DuckDB's working memory: a full export sorts every row it returns, and past this
+        # the sort spills to DATA_DIR/datacityzen.duckdb.tmp instead of growing the process.
+        self._con.execute(f"SET memory_limit = '{_memory_limit()}'")
         if not read_only:
             self._con.execute(SCHEMA)
         # Called inside the insert transaction with the cursor (see the module docstring).
