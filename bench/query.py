@@ -179,7 +179,7 @@ def main() -> int:
             server.stop()
         summary = {"benchmark": "query", "values": n, "devices": args.devices, "days": args.days,
                    "peak_rss_mb": round(maxrss_mb()),
-                   "duckdb_memory_limit": store.connection.sql("SELECT current_setting('memory_limit')").fetchone()[0], "machine": machine(), "queries": results}
+                   "duckdb_memory_limit": store.connection.execute("SELECT current_setting('memory_limit')").fetchone()[0], "machine": machine(), "queries": results}
         print(json.dumps(summary))
     finally:
         store.close()
