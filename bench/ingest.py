@@ -162,6 +162,10 @@ class Embedded:
         self.port = free_port()
         self.broker = EmbeddedBroker("127.0.0.1", self.port)
         self.broker.start()
+        # amqtt warns about every late PUBACK when a plain subscriber falls behind: not a figure.
+        import logging
+
+        logging.getLogger("amqtt").setLevel(logging.ERROR)
 
     def stop(self):
         self.broker.stop()
