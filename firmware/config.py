@@ -61,6 +61,16 @@ def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE
     device = read_json(device_file, True)
     downlink = read_json(downlink_file, False)
     kit.pop("name", None)  # display names (several languages) are for people, not for the device
+    # A kit may offer variants (e.g. an SPS30 instead of an SDS011); the device file picks one. Only
+    # the chosen one is kept, so the others cost no RAM.
+    variants = kit.pop("variants", None) or {}
+    chosen = device.get("variant")
+    if chosen:
+        if chosen not in variants:
+            raise ConfigError(device_file + ": kit " + str(kit.get("id")) + " has no variant " + str(chosen))
+        for key in ("buses", "sensors"):
+            if key in variants[chosen]:
+                kit[key] = variants[chosen][key]
     cfg = merged(merged(merged(defaults(), kit), device), downlink)
     cfg["kit_id"] = kit.get("id")
     if not cfg.get("device_id"):

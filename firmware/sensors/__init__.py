@@ -10,12 +10,22 @@ sets 0), else the kit sensor entry's "warmup_s", else the sensor's datasheet def
 One module per sensor type, loaded on first use so RAM is paid only for the kit's sensors. Each
 defines `Sensor(entry, bus, warmup_s)` with: `win` (a window.Window), `warmup_ms`,
 `begin()` -> bool (wake / (re)detect; False when unusable this cycle), `start_window()`,
-`async sample()`, `end()` (back to sleep). Sensors record their own failures in `win`.
+`async sample()`, `end()` (back to sleep). `begin` and `end` may be `async def` when the chip needs
+time between commands (the sampler awaits them then). Sensors record their own failures in `win`.
+
+Derived quantities, computed from the cycle's values after every sensor reported, are asked for by
+the kit: "derived": ["pollen_proxy"] (sensors/pollen.py; options in kit["pollen"]).
 """
 import asyncio
 import time
 
-_MODULES = {"sds011": "pm_sds011", "bme280": "climate_bme280"}
+_MODULES = {
+    "sds011": "pm_sds011", "bme280": "climate_bme280",
+    "bme680": "climate_bme680", "sht3x": "climate_sht3x", "sht4x": "climate_sht4x",
+    "pms5003": "pm_pms5003", "pms7003": "pm_pms5003", "sps30": "pm_sps30",
+    "inmp441": "sound_i2s", "ics43434": "sound_i2s", "sph0645": "sound_i2s",
+}
+_DERIVED = {"pollen_proxy": "pollen"}
 
 
 def _load(sensor_type):
@@ -24,6 +34,21 @@ def _load(sensor_type):
     except KeyError:
         raise ValueError("sensor type %r unknown; known: %s" % (sensor_type, ", ".join(sorted(_MODULES))))
     return __import__("sensors." + name, None, None, ("Sensor",)).Sensor
+
+
+def _load_derived(name, kit):
+    try:
+        module = _DERIVED[name]
+    except KeyError:
+        raise ValueError("derived quantity %r unknown; known: %s" % (name, ", ".join(sorted(_DERIVED))))
+    return __import__("sensors." + module, None, None, ("Derived",)).Derived(kit)
+
+
+async def _maybe_await(r):
+    # begin()/end() are plain methods for most sensors and coroutines for some (see docstring).
+    if r is None or r is True or r is False:
+        return r
+    return await r
 
 
 def _ms(seconds):
@@ -43,6 +68,9 @@ class Sampler:
             s = cls(entry, buses.get(entry["bus"]), warmup)
             self._sensors.append(s)
             quantities.extend(s.win.quantities)
+        self._derived = [_load_derived(name, kit) for name in kit.get("derived") or ()]
+        for d in self._derived:
+            quantities.append(d.quantity)
         self.quantities = tuple(quantities)
         self._ticks = max(1, self._average_ms // self._period_ms)
         self._active = []
@@ -63,7 +91,7 @@ class Sampler:
         for s in sensors:
             s.win.reset(s.planned(self._average_ms, self._period_ms))
             try:
-                if s.begin():
+                if await _maybe_await(s.begin()):
                     active.append(s)
                     if s.warmup_ms > warm:
                         warm = s.warmup_ms
@@ -88,11 +116,17 @@ class Sampler:
                     self._failed(s, e)
         for s in active:
             try:
-                s.end()
+                await _maybe_await(s.end())
             except Exception as e:
                 self._failed(s, e)
         for s in sensors:
             s.win.report(values, flags, errors)
+        for d in self._derived:
+            try:
+                d.derive(values, flags)
+            except Exception as e:
+                import sys
+                sys.print_exception(e)
         active.clear()
 
 

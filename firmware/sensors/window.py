@@ -16,6 +16,7 @@ class Window:
         self._sums = [0] * len(quantities)
         self._counts = [0] * len(quantities)
         self.kinds = []  # error kinds seen this cycle, each once
+        self._extra = [None] * len(quantities)  # flags a sensor raised itself (e.g. "overload")
         self.planned = 1
 
     def reset(self, planned):
@@ -23,11 +24,21 @@ class Window:
             self._sums[i] = 0
             self._counts[i] = 0
         self.kinds.clear()
+        for i in range(len(self._extra)):
+            self._extra[i] = None
         self.planned = planned
 
     def add(self, i, raw):
         self._sums[i] += raw
         self._counts[i] += 1
+
+    def flag(self, i, name):
+        """Flag quantity i this cycle (reported with its value; each name once)."""
+        f = self._extra[i]
+        if f is None:
+            self._extra[i] = [name]
+        elif name not in f:
+            f.append(name)
 
     def error(self, kind):
         if kind not in self.kinds:
@@ -44,9 +55,12 @@ class Window:
             mean = self._sums[i] / n / self._scales[i]
             values[q] = mean
             low, high = self._ranges[i]
-            f = None
+            f = None if self._extra[i] is None else list(self._extra[i])
             if mean < low or mean > high:
-                f = ["out_of_range"]
+                if f is None:
+                    f = ["out_of_range"]
+                else:
+                    f.append("out_of_range")
             if 2 * n < self.planned:
                 if f is None:
                     f = ["few_samples"]

@@ -6,10 +6,10 @@ import logging
 import signal
 import sys
 import threading
-from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from .settings import Settings, default_data_dir, env, parse_mqtt_url
+from .commands import archive, atlas, calibrate, consolidate, forward
+from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
@@ -23,6 +23,22 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="port of the embedded MQTT broker (DCZ_MQTT_PORT; default 1883)")
     p.add_argument("--broker", default=env("BROKER"),
                    help="use an external broker instead of the embedded one, e.g. mqtt://10.0.0.2:1883 (DCZ_BROKER)")
+    p.add_argument("--public-url", default=env("PUBLIC_URL"),
+                   help="base URL of the links given to hosts, e.g. https://air.example.org (DCZ_PUBLIC_URL)")
+    p.add_argument("--public-mqtt", default=env("PUBLIC_MQTT"),
+                   help="broker address written into device configs, mqtt://HOST:PORT (DCZ_PUBLIC_MQTT)")
+    p.add_argument("--smtp-host", default=env("SMTP_HOST"), help="SMTP server for alert e-mails (DCZ_SMTP_HOST)")
+    p.add_argument("--smtp-port", type=int, default=int(env("SMTP_PORT", 25)), help="SMTP port (DCZ_SMTP_PORT; default 25)")
+    p.add_argument("--smtp-user", default=env("SMTP_USER"),
+                   help="SMTP user; the password comes from DCZ_SMTP_PASSWORD only (DCZ_SMTP_USER)")
+    p.add_argument("--smtp-from", default=env("SMTP_FROM", "datacityzen@localhost"),
+                   help="sender address of alert e-mails (DCZ_SMTP_FROM)")
+    p.add_argument("--smtp-starttls", action="store_true", default=env_flag("SMTP_STARTTLS"),
+                   help="upgrade the SMTP connection with STARTTLS (DCZ_SMTP_STARTTLS=1)")
+    p.add_argument("--alert-interval", type=float, default=float(env("ALERT_INTERVAL", 60)),
+                   help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
+    p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
+                   help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
     p.add_argument("--influx-url", default=env("INFLUX_URL"),
                    help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
                         "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
@@ -66,27 +82,43 @@ def build_parser() -> argparse.ArgumentParser:
                      help="give up after this many seconds (default: 60 + 3 x count x interval)")
     _add_sim_flags(sim, for_demo=False)
 
-    archive = sub.add_parser("archive", help="write one day's open-data archive (CSV per device, Parquet, licence)")
-    archive.add_argument("--date", default=None,
-                         help="the UTC day to archive, YYYY-MM-DD (default: yesterday)")
-    archive.add_argument("--out", type=Path, default=None,
-                         help="folder that receives DATE/ (default DATA_DIR/archive)")
-    archive.add_argument("--data", type=Path, default=default_data_dir(),
-                         help="data directory of a stopped server (DCZ_DATA_DIR; default ./datacityzen-data)")
+    from .devices_cli import add_devices_parser
+
+    add_devices_parser(sub)
+
+    from .noise_cli import add_parser as add_noise_parser
+
+    add_noise_parser(sub)
 
     demo = sub.add_parser("demo", help="serve and simulate together, then open the printed URL in a browser")
     _add_server_flags(demo)
     _add_sim_flags(demo, for_demo=True)
+
+    from .cli_kits import add_parser as add_kits_parser
+
+    add_kits_parser(sub)
+    calibrate.add_parser(sub)
+    archive.add_parser(sub)
+    consolidate.add_parser(sub)
+    atlas.add_parser(sub)
+    forward.add_parser(sub)
     return parser
 
 
 def _settings(args) -> Settings:
     if args.broker:
         parse_mqtt_url(args.broker)  # a clear error early
+    if args.public_mqtt:
+        parse_mqtt_url(args.public_mqtt)
     return Settings(data_dir=args.data, host=args.host, http_port=args.http_port,
-                    mqtt_port=args.mqtt_port, broker=args.broker, influx_url=args.influx_url,
-                    influx_token=args.influx_token, influx_org=args.influx_org,
-                    influx_bucket=args.influx_bucket)
+                    mqtt_port=args.mqtt_port, broker=args.broker,
+                    admin_token=env("ADMIN_TOKEN") or None, public_url=args.public_url,
+                    public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
+                    smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
+                    smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    influx_url=args.influx_url, influx_token=args.influx_token,
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -103,6 +135,9 @@ def cmd_serve(args) -> int:
     service.start()
     broker = service.broker.url if service.broker else args.broker
     print(f"DataCityZen server: {service.http_url}/  (MQTT broker {broker}, data in {args.data})", flush=True)
+    if not service.settings.admin_token:
+        print("admin API disabled: set DCZ_ADMIN_TOKEN to register devices through this server "
+              "(datacityzen devices --server ...)", flush=True)
     try:
         _wait_for_signal()
     finally:
@@ -163,37 +198,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_archive(args) -> int:
-    from .archive import archive_day
+def cmd_devices(args) -> int:
+    from .devices_cli import run
 
-    import duckdb
-
-    from .store.duckdb_store import DuckDBStore
-
-    try:
-        day = date.fromisoformat(args.date) if args.date else (datetime.now(timezone.utc) - timedelta(days=1)).date()
-    except ValueError:
-        raise ValueError(f"--date {args.date!r} is not a day like 2026-11-23") from None
-    out = args.out or Path(args.data) / "archive"
-    try:
-        store = DuckDBStore(args.data, read_only=True)
-    except (FileNotFoundError, duckdb.IOException) as exc:
-        raise ValueError(
-            f"cannot open the database in {args.data} ({exc}). A running server archives yesterday into "
-            f"DATA_DIR/archive by itself; to archive another day, stop it first"
-        ) from None
-    try:
-        result = archive_day(store, day, out)
-    finally:
-        store.close()
-    if not result.devices:
-        print(f"{day}: no readings; nothing written", flush=True)
-    else:
-        print(f"{day}: {len(result.devices)} devices, {result.values} values -> {result.directory}", flush=True)
-    return 0
+    return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "archive": cmd_archive}
+def cmd_kits(args) -> int:
+    from .cli_kits import cmd_kits as run
+
+    return run(args)
+
+
+def cmd_noise(args) -> int:
+    from .noise_cli import cmd_noise as run
+
+    return run(args)
+
+
+COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+            "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
+            "atlas": atlas.run, "forward": forward.run, "archive": archive.run}
 
 
 def main(argv: list[str] | None = None) -> int:

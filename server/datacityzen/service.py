@@ -9,12 +9,15 @@ from pathlib import Path
 
 import uvicorn
 
+from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
-from .settings import Settings
+from .settings import Settings, env
+from .store.calibrated import RefreshThread
 from .store.duckdb_store import DuckDBStore
+from .subscriptions import EcosystemJobs
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ class Service:
         self._http_thread: threading.Thread | None = None
         self.mirror = None  # InfluxMirror when --influx-url is given
         self.archiver = None  # DailyArchiver (yesterday into DATA_DIR/archive, once a day)
+        self.alerts: AlertJob | None = None
+        self.calibration_refresh: RefreshThread | None = None
+        self.ecosystem_jobs: EcosystemJobs | None = None
 
     @property
     def http_url(self) -> str:
@@ -66,14 +72,24 @@ class Service:
 
             self.archiver = DailyArchiver(self.store, Path(s.data_dir) / "archive")
             self.archiver.start()
+        # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
+        self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
+        self.calibration_refresh.start()
+        # Forwarding to Sensor.Community/openSenseMap and alert subscriptions (issue 10).
+        self.ecosystem_jobs = EcosystemJobs(self.store, float(env("ECOSYSTEM_INTERVAL_S", 30)))
+        self.ecosystem_jobs.start()
         if not s.broker:
             self.broker = EmbeddedBroker(s.host, s.mqtt_port)
             self.broker.start()
         host, port = s.broker_address
         self.ingest = MqttIngest(Ingestor(self.store), host, port)
         self.ingest.start()
+        app = create_app(self.store, s)
+        self.registry = app.state.registry
+        self.alerts = AlertJob(self.store, self.registry, s)
+        self.alerts.start()
         config = uvicorn.Config(
-            create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
+            app, host=s.host, port=s.http_port, log_level="warning", lifespan="off"
         )
         self._http = uvicorn.Server(config)
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
@@ -88,6 +104,8 @@ class Service:
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.ingest is not None:
             self.ingest.stop()
         if self.broker is not None:
@@ -96,5 +114,9 @@ class Service:
             self.archiver.stop()
         if self.mirror is not None:
             self.mirror.stop()
+        if self.calibration_refresh is not None:
+            self.calibration_refresh.stop()
+        if self.ecosystem_jobs is not None:
+            self.ecosystem_jobs.stop()
         if self.store is not None:
             self.store.close()

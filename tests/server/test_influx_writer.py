@@ -171,7 +171,12 @@ def test_serve_mirrors_what_it_ingests(tmp_path, victoria):
         c.loop_stop()
         assert wait_until(lambda: service.ingest.totals["stored"] == 6)
         assert wait_until(lambda: service.mirror.pending() == 0)
-        assert wait_until(lambda: read_back(victoria) == expected_points([up]), timeout=10)
+        raw = lambda: {p for p in read_back(victoria) if p[2] == "raw"}  # noqa: E731
+        assert wait_until(lambda: raw() == expected_points([up]), timeout=10)
+        # the service computes the calibrated layer as readings arrive: it is mirrored beside the raw one
+        calibrated = {p for p in read_back(victoria) if p[2] == "calibrated"}
+        assert calibrated and {p[0] for p in calibrated} == {"dev-s"}
+        assert {p[4] for p in calibrated} <= {p[4] for p in expected_points([up])}
     finally:
         service.stop()
 

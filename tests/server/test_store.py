@@ -163,3 +163,28 @@ def test_memory_limit_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DCZ_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ValueError, match="DCZ_DUCKDB_MEMORY_LIMIT"):
         DuckDBStore(tmp_path / "other")
+
+
+def test_public_queries_leave_out_paused_and_deleted_periods(tmp_path):
+    from datacityzen.store.registry import Registry
+
+    store = DuckDBStore(tmp_path)
+    Registry.of(store)  # creates publication_pauses and deleted_periods
+    store.insert(build_batch([(uplink("dev-a", range(10)), msg()), (uplink("dev-b", range(10)), msg())]))
+    naive = T0.replace(tzinfo=None)
+    with store.write_lock:
+        cur = store.connection.cursor()
+        cur.execute("INSERT INTO publication_pauses VALUES ('dev-a', ?, ?)",
+                    [naive + timedelta(minutes=2), naive + timedelta(minutes=4)])
+        cur.execute("INSERT INTO publication_pauses VALUES ('dev-a', ?, NULL)", [naive + timedelta(minutes=8)])
+        cur.execute("INSERT INTO deleted_periods VALUES ('dev-b', ?, ?, ?, 0)",
+                    [naive, naive + timedelta(minutes=5), naive])
+    sel = Selection(("dev-a", "dev-b"), ("pm2_5",))
+    rows = store.reading_batches(sel).read_all().to_pylist()
+    assert [r["seq"] for r in rows if r["device"] == "dev-a"] == [0, 1, 4, 5, 6, 7]
+    assert [r["seq"] for r in rows if r["device"] == "dev-b"] == [5, 6, 7, 8, 9]
+    stats = {r["device"]: r["count"] for r in store.stats_batches(sel).read_all().to_pylist()}
+    assert stats == {"dev-a": 6, "dev-b": 5}
+    day = store.day_batches(T0, T0 + timedelta(days=1)).read_all().to_pylist()
+    assert sorted({(r["device"], r["seq"]) for r in day}) == sorted(
+        [("dev-a", s) for s in (0, 1, 4, 5, 6, 7)] + [("dev-b", s) for s in range(5, 10)])

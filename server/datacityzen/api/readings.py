@@ -8,7 +8,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
+from ..reuse import current_api_key
 from ..store.base import Aggregation
+from ..store.usage import record_download
 from .deps import StoreDep, bad_request, parse_every, parse_selection
 from .streams import streaming_response
 
@@ -83,4 +85,7 @@ def get_readings(
         raise bad_request(f"agg={agg} needs a window: add every=1h (or 1m, 1d, ...)")
     aggregation = Aggregation(every_s, agg or "mean") if every_s is not None else None
     reader = store.reading_batches(selection, aggregation)
+    # Counts the download per device (and per reuser key when one was given; api/reuse.py checks it).
+    # Readings the hosts keep private (paused publication, deleted periods) are left out by the store.
+    record_download(store, store.selection_devices(selection), "readings", api_key=current_api_key.get())
     return streaming_response(reader, format, "readings")

@@ -13,9 +13,15 @@ from typing import Sequence
 import numpy as np
 
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
-from . import wire_v1
+from ..store.calibrated import ingest_hook
+from . import airrohr, wire_v1
 
 log = logging.getLogger(__name__)
+
+
+# Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
+# put what the request said outside its body into the topic; see each module's docstring).
+UPLINK_DECODERS = {"airrohr": airrohr.decode_message}
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,10 @@ class Ingestor:
     so a reading that could not be stored is redelivered, never lost.
     """
 
-    def __init__(self, store):
+    def __init__(self, store, after_insert=None):
         self.store = store
+        # Keeps the calibrated layer up to date with each committed batch (issue 6).
+        self.after_insert = after_insert if after_insert is not None else ingest_hook(store)
 
     def handle(self, messages: Sequence[Message]) -> IngestResult:
         result = IngestResult()
@@ -99,6 +107,10 @@ class Ingestor:
         rejected: list[QuarantineEntry] = []
         for msg in messages:
             try:
+                decoder = UPLINK_DECODERS.get(msg.transport)
+                if decoder is not None:
+                    uplinks.append((decoder(msg), msg))
+                    continue
                 _, device, kind = wire_v1.parse_topic(msg.topic)
                 if kind == "up":
                     uplinks.append((wire_v1.decode_uplink(msg.topic, msg.payload, now=msg.received_at), msg))
@@ -115,9 +127,12 @@ class Ingestor:
                     QuarantineEntry(msg.received_at, msg.transport, msg.topic, str(exc), msg.payload)
                 )
         if uplinks:
-            inserted: InsertResult = self.store.insert(build_batch(uplinks))
+            batch = build_batch(uplinks)
+            inserted: InsertResult = self.store.insert(batch)
             result.stored += inserted.stored
             result.duplicates += inserted.duplicates
+            if self.after_insert is not None:
+                self.after_insert(batch)
         if rejected:
             self.store.quarantine(rejected)
             result.quarantined += len(rejected)

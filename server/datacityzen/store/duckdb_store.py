@@ -369,9 +369,56 @@ class DuckDBStore:
             cur.close()
 
     # -- queries over either layer ---------------------------------------------------------------
-    @staticmethod
-    def _selection_sql(sel: Selection) -> tuple[str, str, list]:
-        """(table, WHERE clause, parameters) for a selection. Locations: public_* only."""
+    def hidden_periods(self, devices: Sequence[str] | None = None) -> list[tuple[str, datetime, datetime | None]]:
+        """(device, start, end) periods public outputs leave out: publication pauses and deleted
+        periods (store/registry.py keeps them; end None: still open). Empty without a registry."""
+        cur = self._con.cursor()
+        try:
+            tables = {r[0] for r in cur.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('publication_pauses', 'deleted_periods')"
+            ).fetchall()}
+            parts = [f"SELECT device, start_at, end_at FROM {t}" for t in sorted(tables)]
+            if not parts:
+                return []
+            sql = f"SELECT * FROM ({' UNION ALL '.join(parts)})"
+            params: list = []
+            if devices is not None:
+                sql += " WHERE device IN (SELECT unnest(?::VARCHAR[]))"
+                params.append(list(devices))
+            return cur.execute(sql + " ORDER BY 1, 2", params).fetchall()
+        finally:
+            cur.close()
+
+    def _hidden_sql(self, devices: Sequence[str] | None) -> tuple[list[str], list]:
+        where, params = [], []
+        for device, start, end in self.hidden_periods(devices):
+            if end is None:
+                where.append("NOT (device = ? AND time >= ?)")
+                params += [device, start]
+            else:
+                where.append("NOT (device = ? AND time >= ? AND time < ?)")
+                params += [device, start, end]
+        return where, params
+
+    def selection_devices(self, sel: Selection) -> list[str]:
+        """The device ids a selection covers (its ids, those whose public location is in its bbox)."""
+        if sel.bbox is None:
+            return sorted(set(sel.devices or ()))
+        min_lon, min_lat, max_lon, max_lat = sel.bbox
+        sql = ("SELECT device FROM device_sites WHERE public_lon BETWEEN ? AND ? AND public_lat BETWEEN ? AND ?")
+        params: list = [min_lon, max_lon, min_lat, max_lat]
+        if sel.devices is not None:
+            sql += " AND device IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(sel.devices))
+        cur = self._con.cursor()
+        try:
+            return sorted(r[0] for r in cur.execute(sql, params).fetchall())
+        finally:
+            cur.close()
+
+    def _selection_sql(self, sel: Selection) -> tuple[str, str, list]:
+        """(table, WHERE clause, parameters) for a selection, for public outputs: locations are
+        public_* only, and the periods hosts keep private are left out."""
         table = "raw_values" if sel.layer == "raw" else "calibrated_values"
         where = ["quantity IN (SELECT unnest(?::VARCHAR[]))"]
         params: list = [list(sel.quantities)]
@@ -391,7 +438,8 @@ class DuckDBStore:
         if sel.end is not None:
             where.append("time < ?")
             params.append(_naive_utc(sel.end))
-        return table, " AND ".join(where), params
+        hidden, hidden_params = self._hidden_sql(sel.devices if sel.bbox is None else None)
+        return table, " AND ".join(where + hidden), params + hidden_params
 
     _AGG_SQL = {
         "mean": "avg(value)",
@@ -491,7 +539,8 @@ class DuckDBStore:
         return self._stream(sql, params, chunk_rows)
 
     def day_batches(self, start: datetime, end: datetime, chunk_rows: int = 65_536) -> pa.RecordBatchReader:
-        """Every value of both layers in [start, end), for the open-data archive.
+        """Every public value of both layers in [start, end), for the open-data archive (the periods
+        hosts keep private left out).
 
         Columns: device, kit, public_lat, public_lon, time, seq, quantity, layer, value, flags,
         model, model_version; ordered by device, time, seq, quantity, layer. The exact location
@@ -508,13 +557,15 @@ class DuckDBStore:
             )
             SELECT v.device, r.kit, s.public_lat, s.public_lon, v.time, v.seq, v.quantity, v.layer,
                    v.value, coalesce(v.flags, '') AS flags, v.model, v.model_version
-            FROM vals v
+            FROM (SELECT * FROM vals WHERE {hidden}) v
             LEFT JOIN raw_readings r USING (device, seq)
             LEFT JOIN device_sites s USING (device)
             ORDER BY v.device, v.time, v.seq, v.quantity, v.layer DESC, v.model, v.model_version
         """
         a, b = _naive_utc(start), _naive_utc(end)
-        return self._stream(sql, [a, b, a, b], chunk_rows)
+        hidden, hidden_params = self._hidden_sql(None)
+        sql = sql.replace("{hidden}", " AND ".join(hidden) or "true")
+        return self._stream(sql, [a, b, a, b] + hidden_params, chunk_rows)
 
     def quarantined(self, limit: int = 100) -> list[dict]:
         cur = self._con.cursor()

@@ -10,14 +10,22 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
       "pins": {"0": 1}
     }
 
-- "uart": UART id (string) -> device. Chips: "sds011" (see sds011_model.py for its options). A UART id
-  not listed has nothing connected: reads give no bytes, writes vanish.
-- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280" (see bme280_model.py). An address not
-  listed does not ack: OSError(19) (ENODEV), as MicroPython raises on the ESP32.
+- "uart": UART id (string) -> device. Chips: "sds011", "pms5003", "pms7003" (see sds011_model.py and
+  pms5003_model.py for their options). A UART id not listed has nothing connected: reads give no
+  bytes, writes vanish.
+- "i2c": I2C id -> {decimal address -> device}. Chips: "bme280", "sps30" (see bme280_model.py and
+  sps30_model.py), and any chip NAME with a NAME_model.py defining `Model` ("bme680", "sht3x",
+  "sht4x"). An address not listed does not ack: OSError(19) (ENODEV), as MicroPython raises
+  on the ESP32. Register-file chips (bme280) take 8-bit register pointers; chips with a transaction
+  model (sps30: 16-bit commands) get each writeto/readfrom_into whole.
+- "i2s": I2S id -> microphone (see i2s_model.py: "inmp441", "ics43434", "sph0645", a sound scene,
+  faults). An id not listed has nothing on its data line: every word reads 0.
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
-Without the file, or for a key the file leaves out: an air-outdoor-v1 set-up, a healthy SDS011 on
-UART 2 and a BME280 on I2C 0 at 0x76 (so {"seed": 3} alone is a healthy kit; "uart": {} unplugs all).
+Without the file, or for a key the file leaves out: a healthy chip for each sensor of the kit in
+`kit.json` (the device's flash folder; the variant device.json picks, if any) that has a model here, on the kit's bus ids and addresses;
+without kit.json, an air-outdoor-v1 set-up: an SDS011 on UART 2 and a BME280 on I2C 0 at 0x76 (so
+{"seed": 3} alone is a healthy kit; "uart": {} unplugs all).
 """
 import json
 import os
@@ -35,12 +43,58 @@ _config = None
 _env = None
 
 
+# Sensor type -> (chip model name, default I2C address or None for UART chips).
+_CHIPS = {"sds011": ("sds011", None), "pms5003": ("pms5003", None), "pms7003": ("pms7003", None),
+          "bme280": ("bme280", 0x76), "sps30": ("sps30", 0x69),
+          "inmp441": ("inmp441", None), "ics43434": ("ics43434", None), "sph0645": ("sph0645", None)}
+
+
+def _from_kit(path="kit.json"):
+    """The healthy hardware a kit describes, for the chips modelled here; None without kit.json."""
+    try:
+        with open(path) as f:
+            kit = json.load(f)
+    except (OSError, ValueError):
+        return None
+    try:
+        with open("device.json") as f:
+            variant = json.load(f).get("variant")  # the variant the device picked (config.py)
+    except (OSError, ValueError):
+        variant = None
+    chosen = (kit.get("variants") or {}).get(variant) or {}
+    for key in ("buses", "sensors"):
+        if key in chosen:
+            kit[key] = chosen[key]
+    uart = {}
+    i2c = {}
+    i2s = {}
+    buses = kit.get("buses") or {}
+    for entry in kit.get("sensors") or ():
+        chip = _CHIPS.get(entry.get("type"))
+        if chip is None and "address" in entry:
+            chip = (entry["type"], entry["address"])  # an I2C chip modelled by convention, if any
+        bus = buses.get(entry.get("bus")) or {}
+        if chip is None or "id" not in bus:
+            continue
+        if bus.get("type") == "uart":
+            uart[str(bus["id"])] = {"chip": chip[0], "faults": {}}
+        elif bus.get("type") == "i2c":
+            addr = entry.get("address", chip[1])
+            i2c.setdefault(str(bus["id"]), {})[str(addr)] = {"chip": chip[0], "faults": {}, "kit": 1}
+        elif bus.get("type") == "i2s":
+            i2s[str(bus["id"])] = {"chip": chip[0], "faults": {}}
+    return {"uart": uart, "i2c": i2c, "i2s": i2s}
+
+
 def config():
     """The simulated hardware description (read once)."""
     global _config, _env
     if _config is None:
         path = os.getenv("DCZ_SIM_HW") or "sim_hw.json"
         _config = dict(_DEFAULT)
+        kit_hw = _from_kit()
+        if kit_hw is not None:
+            _config.update(kit_hw)
         try:
             with open(path) as f:
                 _config.update(json.load(f))  # a key left out keeps its default
@@ -63,7 +117,19 @@ def _model(cfg):
     if chip == "bme280":
         import bme280_model
         return bme280_model.BME280Model(environment(), cfg)
-    raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
+    if chip in ("pms5003", "pms7003"):
+        import pms5003_model
+        return pms5003_model.PMS5003Model(environment(), cfg)
+    if chip == "sps30":
+        import sps30_model
+        return sps30_model.SPS30Model(environment(), cfg)
+    # Other chips by convention, NAME_model.Model: two qstrs here, not three per chip (the
+    # simulator's heap allowance for its hardware is tight). A kit's chip without a model: nothing.
+    try:
+        return __import__(chip + "_model").Model(environment(), cfg)
+    except ImportError:
+        if not cfg.get("kit"):  # a typo in sim_hw.json must show
+            raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
 
 
 # -- board ----------------------------------------------------------------------------------------
@@ -223,7 +289,9 @@ class I2C:
         self.freq = freq
         self.devices = {}
         for addr, cfg in config().get("i2c", {}).get(str(id), {}).items():
-            self.devices[int(addr)] = _model(cfg)
+            d = _model(cfg)
+            if d is not None:
+                self.devices[int(addr)] = d
         self._pointer = {}
 
     def _dev(self, addr):
@@ -248,6 +316,9 @@ class I2C:
 
     def writeto(self, addr, buf, stop=True):
         d = self._dev(addr)
+        if hasattr(d, "i2c_write"):
+            d.i2c_write(bytes(buf))
+            return 1
         if len(buf):
             self._pointer[addr] = buf[0]
             if len(buf) > 1:
@@ -255,7 +326,11 @@ class I2C:
         return 1
 
     def readfrom_into(self, addr, buf, stop=True):
-        self._dev(addr).read(self._pointer.get(addr, 0), buf, len(buf))
+        d = self._dev(addr)
+        if hasattr(d, "i2c_read"):
+            d.i2c_read(buf)
+            return
+        d.read(self._pointer.get(addr, 0), buf, len(buf))
 
     def readfrom(self, addr, nbytes, stop=True):
         buf = bytearray(nbytes)
@@ -264,3 +339,128 @@ class I2C:
 
 
 SoftI2C = I2C
+
+
+class I2S:
+    """machine.I2S in receive mode, fed by a simulated microphone (i2s_model.py) in real time.
+
+    Samples arrive at `rate` per second from construction on, into a buffer of `ibuf` bytes (the
+    ESP32 driver's DMA and ring buffer); when the program reads too slowly the oldest samples are
+    lost. As on the ESP32 (MicroPython docs, machine.I2S):
+    - blocking (the default): readinto(buf) waits until buf is full, returns len(buf) in bytes;
+    - non-blocking (after irq(handler)): readinto returns at once; buf is filled as the samples
+      arrive and handler(i2s) is then called (scheduled), like an interrupt;
+    - asyncio: ioctl(MP_STREAM_POLL) reports data ready, after which readinto copies what is there.
+    Only what the firmware uses is modelled: mode RX, bits 32, format MONO.
+    """
+    RX = 0
+    TX = 1
+    MONO = 0
+    STEREO = 1
+    _POLL = 3
+    _POLL_RD = 1
+
+    def __init__(self, id, sck=None, ws=None, sd=None, mode=0, bits=32, format=0, rate=16000, ibuf=20000):
+        if mode != I2S.RX or bits != 32 or format != I2S.MONO:
+            raise ValueError("simulated I2S models only mode=RX, bits=32, format=MONO")
+        import i2s_model
+
+        self.id = id
+        self.rate = int(rate)
+        self.ibuf = int(ibuf)
+        cfg = config().get("i2s", {}).get(str(id)) or {"chip": "inmp441", "faults": {"unplugged": "zeros"}}
+        self.device = i2s_model.MicModel(cfg, self.rate)
+        self._t0 = time.ticks_us() if hasattr(time, "ticks_us") else int(time.time() * 1e6)
+        self._consumed = 0
+        self.lost = 0  # samples dropped because the reader fell behind (for tests)
+        self._handler = None
+        self._asyncio = False
+
+    def _now_us(self):
+        if hasattr(time, "ticks_us"):
+            return time.ticks_diff(time.ticks_us(), self._t0)
+        return int(time.time() * 1e6) - self._t0
+
+    def _arrived(self):
+        return self._now_us() * self.rate // 1000000
+
+    def _available(self):
+        """Words waiting in the receive buffer (dropping what overflowed it)."""
+        n = self._arrived() - self._consumed
+        cap = self.ibuf // 4
+        if n > cap:
+            self.device.skip(n - cap)
+            self.lost += n - cap
+            self._consumed += n - cap
+            n = cap
+        return n
+
+    @staticmethod
+    def _layout(buf):
+        try:
+            itemsize = buf.itemsize
+        except AttributeError:
+            itemsize = 1 if isinstance(buf, (bytearray, bytes)) else 4
+        return itemsize, len(buf) * itemsize // 4
+
+    def _fill(self, buf, itemsize, start, words):
+        self.device.fill(buf, start, words, itemsize)
+        self._consumed += words
+
+    def _read_all(self, buf, itemsize, words):
+        """Copy samples into buf as they arrive until it is full (the blocking copy loop)."""
+        done = 0
+        while done < words:
+            take = min(self._available(), words - done)
+            if take > 0:
+                self._fill(buf, itemsize, done, take)
+                done += take
+            else:
+                time.sleep(min(words - done, self.ibuf // 8) / self.rate)
+
+    def readinto(self, buf):
+        itemsize, words = self._layout(buf)
+        if self._handler is not None:
+            self._start_non_blocking(buf, itemsize, words)
+            return words * 4
+        if self._asyncio:
+            words = min(words, self._available())
+            self._fill(buf, itemsize, 0, words)
+            return words * 4
+        self._read_all(buf, itemsize, words)
+        return words * 4
+
+    def _start_non_blocking(self, buf, itemsize, words):
+        def finish():
+            self._read_all(buf, itemsize, words)
+            handler = self._handler
+            try:
+                import micropython
+
+                micropython.schedule(handler, self)
+            except (ImportError, AttributeError, RuntimeError):
+                handler(self)
+
+        try:
+            import _thread
+
+            _thread.start_new_thread(finish, ())
+        except ImportError:
+            finish()
+
+    def irq(self, handler):
+        """Set the callback for non-blocking reads (None: back to blocking)."""
+        self._handler = handler
+
+    def ioctl(self, req, arg):
+        if req == I2S._POLL:
+            self._asyncio = True
+            return arg & I2S._POLL_RD if self._available() > 0 else 0
+        return 0
+
+    def deinit(self):
+        self._consumed = self._arrived()
+
+    @staticmethod
+    def shift(buf=None, bits=16, shift=0):
+        raise NotImplementedError("I2S.shift is not modelled")

@@ -1,0 +1,157 @@
+"""Sound level meter: LAeq over an interval, LAmin and LAmax with Fast time weighting, in dB(A).
+
+    m = NoiseMeter(rate, calibration_db=0.0)
+    m.process(samples, n)          # n int32 words, full scale +-2**31; allocates nothing
+    levels = m.take()              # (laeq, lamin, lamax) since the last take(), or None
+
+Level reference (project brief, IEC 61672-1 practice for digital MEMS microphones): a 1 kHz sine
+whose RMS is 26 dB below that of a full-scale sine reads 94.0 dB(A); the microphones' sensitivity is
+-26 dBFS at 94 dB SPL (INMP441, ICS-43434 and SPH0645 datasheets; ../shared/guide/reference.md). A
+device's `calibration_db` is added to every level (from a comparison with a reference meter).
+
+LAeq,T = 10 log10(mean(p_A^2) / p0^2) over the interval (IEC 61672-1:2002 3.9); LAFmax and LAFmin are
+the largest and smallest Fast-weighted level (tau = 125 ms, 3.7) reached in it. A level is None when
+the interval held digital silence (all-zero A-weighted signal), and lamin/lamax are None until the
+first sub-block (about 1 ms) is complete.
+
+The Fast state continues across take(): an interval's LAmin is that of a meter that was already
+running, as with a reference meter logging intervals.
+"""
+import math
+from array import array
+
+from noise import aweighting, kernel
+
+try:
+    import sys
+
+    if sys.implementation.name != "micropython":
+        raise ImportError("viper needs MicroPython")
+    from noise.kernel_viper import process as _viper
+except (ImportError, SyntaxError, ValueError):  # CPython, or a port built without the native emitter
+    _viper = None
+
+REFERENCE_DB = 94.0  # dB SPL of the reference tone
+REFERENCE_DBFS = -26.0  # its RMS relative to a full-scale sine's (microphone sensitivity)
+_FULL_SCALE_SINE_DB = 450 * math.log10(2)  # 10 log10(2**45): mean square of a sine of amplitude 2**23 (kernel: y >> 3)
+_SPILL_S = 20  # move the kernel's LAeq sum into a float at least this often (kernel.py: headroom)
+VIPER_AVAILABLE = _viper is not None
+
+
+class NoiseMeter:
+    def __init__(self, rate, calibration_db=0.0, use_viper=None):
+        """`use_viper`: None picks the viper kernel where it runs, True requires it, False never."""
+        if use_viper and _viper is None:
+            raise ValueError("the viper kernel needs MicroPython with the native emitter")
+        self.rate = int(rate)
+        coeffs = aweighting.coefficients(self.rate)
+        self._co = array("i", coeffs)
+        self.block = coeffs[8]
+        self.calibration_db = float(calibration_db)
+        self._process = _viper if (use_viper is None or use_viper) and _viper is not None else kernel.process
+        self.viper = self._process is _viper
+        self._offset = (REFERENCE_DB - REFERENCE_DBFS + self.calibration_db - _FULL_SCALE_SINE_DB
+                        - aweighting.gain_db(1000, self.rate, coeffs))
+        self._st = array("i", [0] * kernel.N_STATE)
+        self._spill_at = _SPILL_S * self.rate
+        self.reset()
+
+    def reset(self):
+        """Forget everything: filter, Fast state and the interval (a new recording or a restart)."""
+        st = self._st
+        for i in range(kernel.N_STATE):
+            st[i] = 0
+        self._clear_extremes()
+        self._started = False
+        self._energy = 0.0
+        self._count = 0
+        self._pending = 0
+        self._last_mean_square = 0.0
+
+    def restart_fast(self):
+        """Start the Fast weighting afresh from the mean square of the interval take() just closed
+        (e.g. the filter's settling time): a steady sound then reads steady at once. Without one,
+        from the next sub-block's energy."""
+        st = self._st
+        ms = self._last_mean_square
+        if not ms:
+            st[kernel.PRIMED] = 0
+            return
+        e = ms * self.block
+        hi = int(e / 268435456.0)
+        st[kernel.EHI] = hi
+        st[kernel.ELO] = min(268435455, max(0, int(e - hi * 268435456.0)))
+        st[kernel.PRIMED] = 1
+
+    def _clear_extremes(self):
+        st = self._st
+        st[kernel.MXHI] = -1
+        st[kernel.MXLO] = 0
+        st[kernel.MNHI] = kernel.MN_EMPTY
+        st[kernel.MNLO] = 0
+
+    def process(self, samples, n=None):
+        """Add n samples (int32 words, full scale +-2**31) from the start of `samples`."""
+        if n is None:
+            n = len(samples)
+        if n <= 0:
+            return
+        if n > self._spill_at:
+            raise ValueError("at most %d samples per call" % self._spill_at)
+        if not self._started:
+            # Start as if the first sample had always been there: a DC offset (SPH0645) then gives
+            # no start-up transient through the high-pass sections.
+            self._st[kernel.XP] = samples[0] >> 5
+            self._started = True
+        self._process(samples, n, self._st, self._co)
+        self._pending += n
+        if self._pending >= self._spill_at:
+            self._spill()
+
+    def _spill(self):
+        st = self._st
+        e = ((st[kernel.AHI] * 268435456.0 + st[kernel.ALO]) * 16384.0 + st[kernel.REM]
+             + (st[kernel.SHI] - st[kernel.PHI]) * 268435456.0 + (st[kernel.SLO] - st[kernel.PLO]))
+        st[kernel.AHI] = 0
+        st[kernel.ALO] = 0
+        st[kernel.REM] = 0
+        st[kernel.PHI] = st[kernel.SHI]
+        st[kernel.PLO] = st[kernel.SLO]
+        self._energy += e
+        self._count += self._pending
+        self._pending = 0
+
+    def _level(self, mean_square):
+        if mean_square <= 0:
+            return None
+        return 10 * math.log10(mean_square) + self._offset
+
+    def fast_level(self):
+        """The current Fast-weighted level LAF, dB(A) (None before the first sub-block)."""
+        st = self._st
+        if not st[kernel.PRIMED]:
+            return None
+        return self._level((st[kernel.EHI] * 268435456.0 + st[kernel.ELO]) / self.block)
+
+    def take(self):
+        """(laeq, lamin, lamax) in dB(A) for the samples since the last take(), then start a new
+        interval; None when no sample came."""
+        self._spill()
+        count = self._count
+        if count == 0:
+            return None
+        st = self._st
+        self._last_mean_square = self._energy / count
+        laeq = self._level(self._last_mean_square)
+        lamin = lamax = None
+        if st[kernel.MXHI] >= 0:
+            lamax = self._level((st[kernel.MXHI] * 268435456.0 + st[kernel.MXLO]) / self.block)
+            lamin = self._level((st[kernel.MNHI] * 268435456.0 + st[kernel.MNLO]) / self.block)
+        self._energy = 0.0
+        self._count = 0
+        self._clear_extremes()
+        return laeq, lamin, lamax
+
+    def duration_s(self):
+        """Seconds of samples in the current interval."""
+        return (self._count + self._pending) / self.rate
