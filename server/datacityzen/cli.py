@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
+    from .flash.cli import add_parser as add_flash_parser
+
+    add_flash_parser(sub)
     return parser
 
 
@@ -216,9 +219,16 @@ def cmd_noise(args) -> int:
     return run(args)
 
 
+def cmd_flash(args) -> int:
+    from .flash.cli import cmd_flash as run
+
+    return run(args)
+
+
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
-            "atlas": atlas.run, "forward": forward.run, "archive": archive.run}
+            "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
+            "archive": archive.run}
 
 
 def main(argv: list[str] | None = None) -> int:
