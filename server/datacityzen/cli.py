@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import atlas, calibrate, consolidate, forward
+from .commands import archive, atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
@@ -39,6 +39,15 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
     p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
                    help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
+    p.add_argument("--influx-url", default=env("INFLUX_URL"),
+                   help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
+                        "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
+    p.add_argument("--influx-token", default=env("INFLUX_TOKEN"),
+                   help="API token for --influx-url (DCZ_INFLUX_TOKEN; prefer the variable: flags show in ps)")
+    p.add_argument("--influx-org", default=env("INFLUX_ORG", "datacityzen"),
+                   help="organisation for --influx-url (DCZ_INFLUX_ORG; default datacityzen)")
+    p.add_argument("--influx-bucket", default=env("INFLUX_BUCKET", "datacityzen"),
+                   help="bucket (database) for --influx-url (DCZ_INFLUX_BUCKET; default datacityzen)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -96,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kits_parser(sub)
     calibrate.add_parser(sub)
+    archive.add_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
@@ -116,7 +126,9 @@ def _settings(args) -> Settings:
                     public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
                     smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
-                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private)
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    influx_url=args.influx_url, influx_token=args.influx_token,
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -227,7 +239,8 @@ def cmd_flash(args) -> int:
 
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
-            "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash}
+            "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
+            "archive": archive.run}
 
 
 def main(argv: list[str] | None = None) -> int:
