@@ -128,7 +128,8 @@ def test_offline_flash_then_queue_sent_then_the_board_boots_and_publishes(tmp_pa
     b = boards(1)[0]
     broker = ("127.0.0.1", service.settings.mqtt_port)
     # The server is not reachable during the workshop (nothing listens on port 9): queued.
-    st, _ = station(tmp_path, server="http://127.0.0.1:9", token="t0ken-for-tests-0123456789abcdef", broker=broker)
+    st, _ = station(tmp_path, server="http://127.0.0.1:9", token="t0ken-for-tests-0123456789abcdef", broker=broker,
+                    wifi={"ssid": "fablab", "password": "workshop-2026"})  # without Wi-Fi it opens its setup portal
     r = st.flash_one(b.port)
     assert r.ok and "queued" in r.message
     # Back at the lab: the queue goes to the real server, which then knows the board's secrets.
@@ -150,7 +151,10 @@ def test_offline_flash_then_queue_sent_then_the_board_boots_and_publishes(tmp_pa
     device["sampling"] = {"interval_s": 2, "average_s": 1, "warmup_s": 0, "max_readings": 2}
     (b.flash_dir / "device.json").write_text(json.dumps(device))
     env = {**os.environ, "MICROPYPATH": os.pathsep.join([str(SIM_HW), ".", ".frozen"])}
-    proc = subprocess.Popen([require_micropython(), "-X", "heapsize=142K", "-c", "import main"],
+    from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HW_ALLOWANCE_KB
+
+    heap = f"heapsize={FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB}K"
+    proc = subprocess.Popen([require_micropython(), "-X", heap, "-c", "import main"],
                             cwd=b.flash_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -158,10 +162,10 @@ def test_offline_flash_then_queue_sent_then_the_board_boots_and_publishes(tmp_pa
         while time.monotonic() < deadline and not got:
             got = [d for d in service.store.devices() if d["id"] == r.device_id and d["readings"] >= 2]
             time.sleep(0.5)
-        assert got, proc.stdout.read() if proc.poll() is not None else "no readings"
     finally:
         proc.kill()
         proc.wait()
+    assert got, proc.stdout.read()
     del token
 
 
