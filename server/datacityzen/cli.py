@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from .commands import calibrate, consolidate
+from .exhibition import command as exhibition
 from .settings import Settings, default_data_dir, env, parse_mqtt_url
 
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kits_parser(sub)
     calibrate.add_parser(sub)
     consolidate.add_parser(sub)
+    exhibition.add_parser(sub, _add_server_flags)
     return parser
 
 
@@ -167,7 +169,7 @@ def cmd_noise(args) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
-            "calibrate": calibrate.run, "consolidate": consolidate.run}
+            "calibrate": calibrate.run, "consolidate": consolidate.run, "exhibition": exhibition.run}
 
 
 def main(argv: list[str] | None = None) -> int:

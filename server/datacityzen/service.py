@@ -36,8 +36,10 @@ def check_port_free(host: str, port: int, what: str) -> None:
 
 
 class Service:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, app_state: dict | None = None):
         self.settings = settings
+        self.app_state = app_state or {}  # extra app.state entries, e.g. the exhibition's settings
+        self.app = None
         self.store = None
         self.broker: EmbeddedBroker | None = None
         self.ingest: MqttIngest | None = None
@@ -64,8 +66,11 @@ class Service:
         host, port = s.broker_address
         self.ingest = MqttIngest(Ingestor(self.store), host, port)
         self.ingest.start()
+        self.app = create_app(self.store)
+        for name, value in self.app_state.items():
+            setattr(self.app.state, name, value)
         config = uvicorn.Config(
-            create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
+            self.app, host=s.host, port=s.http_port, log_level="warning", lifespan="off"
         )
         self._http = uvicorn.Server(config)
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
@@ -77,6 +82,8 @@ class Service:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        if self.app is not None:
+            self.app.state.live.close()  # ends the open live streams, which uvicorn would wait for
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
