@@ -227,6 +227,7 @@ class LiveFeed:
                 "data": {
                     "device": device,
                     "kit": newest["kit"],
+                    "kit_name": (self._kits.get(newest["kit"]) or {}).get("name"),
                     "seq": newest["seq"],
                     "time": iso_utc(newest["time"]),
                     "received_at": iso_utc(newest["received_at"]),

@@ -35,6 +35,11 @@ RULES = (
 )
 
 
+# Values travel rounded to a few decimals, so 60.12 - 50.12 is 9.999999...: a jump of exactly the
+# threshold counts.
+_TOLERANCE = 1e-9
+
+
 @dataclass(frozen=True)
 class Reaction:
     device: str
@@ -97,7 +102,7 @@ class ReactionDetector:
                 continue
             base = median(calm)
             moved = change(rule, base, value)
-            if moved >= rule.threshold:
+            if moved >= rule.threshold - _TOLERANCE:
                 run = self._beyond.get(key)
                 if run is None:
                     out.append(Reaction(device, quantity, rule.kind, base, value, moved))

@@ -72,7 +72,7 @@
     if (!wanted(r.device)) return;
     var d = devices[r.device];
     if (!d) {
-      d = devices[r.device] = {id: r.device, kit: r.kit, kit_name: {fr: r.kit, en: r.kit}, latest: {}, reacting: {}};
+      d = devices[r.device] = {id: r.device, kit: r.kit, kit_name: r.kit_name, latest: {}, reacting: {}};
     }
     if (r.interval_s) d.interval_s = r.interval_s;
     var fresh = false;
@@ -111,7 +111,7 @@
         renderKit(devices[id]);
       });
       var hands = order.some(function (id) {
-        var l = devices[id].latest; return l.noise_lamax || l.gas_resistance || l.humidity;
+        var l = devices[id].latest; return l.noise_lamax || l.gas_resistance;
       });
       document.getElementById("your-turn").hidden = !hands;
       tickAges();
@@ -250,6 +250,10 @@
         fresh.appendChild(now);
       }
       panel.parentNode.replaceChild(fresh, panel);
+      // long texts (and small screens): shrink the type until the panel holds it all
+      for (var size = 1.02; fresh.scrollHeight > fresh.clientHeight + 1 && size > 0.6; size -= 0.04) {
+        fresh.style.fontSize = size.toFixed(2) + "rem";
+      }
       var dots = document.getElementById("panel-dots");
       dots.textContent = "";
       topics.forEach(function (_, i) { dots.appendChild(el("span", i === topicIndex ? "on" : "", "\u25cf")); });

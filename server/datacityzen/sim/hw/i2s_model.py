@@ -55,10 +55,12 @@ class MicModel:
         clap = scene.get("clap") or {}
         self.clap_every = int(float(clap.get("every_s", 0)) * self.rate)
         self.clap_amp = self._noise_amp(clap.get("db", 105))
-        # Someone claps on demand (the exhibition's "measure it yourself"): touching the file starts
-        # a clap at the next block the firmware reads. A file already there at start does not count.
+        # Someone claps on demand (the exhibition's "measure it yourself"): touching the file makes a
+        # clap half a second after the next block the firmware reads, so it falls inside a measuring
+        # window, past the sensor's drain and 250 ms settling. A file there at start does not count.
         self.clap_trigger = clap.get("trigger_file")
         self._trigger_mtime = None
+        self._clap_at = -1
         if self.clap_trigger:
             self._touched()
         decay = float(clap.get("decay_ms", 30)) / 1000.0
@@ -115,7 +117,8 @@ class MicModel:
             v += (self.noise_amp * self._uniform()) >> 15
         if self.floor_amp:
             v += (self.floor_amp * self._uniform()) >> 15
-        if self.clap_every and self.produced % self.clap_every == self.clap_every // 2:
+        if (self.clap_every and self.produced % self.clap_every == self.clap_every // 2) or \
+                self.produced == self._clap_at:
             self._clap_env = self.clap_amp
         if self._clap_env:
             v += (self._clap_env * self._uniform()) >> 15
@@ -152,7 +155,7 @@ class MicModel:
         """Write nwords words into buf from word `start`: as little-endian bytes when itemsize is 1
         (a bytearray), else one signed word per item (an array('i'))."""
         if self.clap_trigger and self._touched():
-            self._clap_env = self.clap_amp
+            self._clap_at = self.produced + self.rate // 2
         if itemsize == 1:
             for i in range(start, start + nwords):
                 w = self.word() & 0xFFFFFFFF
