@@ -9,9 +9,13 @@ Figures quoted to visitors, and their sources:
 """
 from __future__ import annotations
 
-# The quantities a kit's tile shows, in this order (the others stay in the open data).
+# The quantities a kit's tile shows, in this order: what visitors can relate to and act on (pressure,
+# particle counts and the rest stay in the open data; the climate panel names pressure).
 TILE_QUANTITIES = ("pm2_5", "pm10", "pollen_proxy", "noise_laeq", "noise_lamax", "temperature", "humidity",
-                   "gas_resistance", "pressure")
+                   "gas_resistance")
+
+# Shown in a handier unit than the registry's: "152 kΩ" reads from across a room, "152 340 Ω" does not.
+DISPLAY = {"gas_resistance": {"unit": "kΩ", "factor": 0.001, "decimals": 0}}
 
 # Panels rotating beside the tiles: each shows when a kit on screen measures one of its quantities
 # ("opendata" has none and always shows).

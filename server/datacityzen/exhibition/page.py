@@ -54,7 +54,8 @@ def qr_svg(url: str) -> str:
 def page_data(config: ExhibitionConfig, snapshot: dict) -> dict:
     """What the script needs: the words, the quantities' labels and units, the settings, the snapshot."""
     quantities = {
-        q: {"label": QUANTITIES[q]["label"], "unit": QUANTITIES[q]["unit"], "decimals": QUANTITIES[q]["decimals"]}
+        q: {"label": QUANTITIES[q]["label"], "unit": QUANTITIES[q]["unit"], "decimals": QUANTITIES[q]["decimals"],
+            "display": content.DISPLAY.get(q)}
         for q in QUANTITIES
     }
     return {

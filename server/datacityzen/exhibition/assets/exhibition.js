@@ -33,11 +33,29 @@
     box.appendChild(en);
     return box;
   }
+  // toFixed rounds an exact tie (63.25 to one decimal) up; Python, which formats the other pages, to
+  // the even digit. Same digits everywhere: detect the tie on the exact decimal expansion of the double.
+  function fixedHalfEven(x, decimals) {
+    var exact = x.toFixed(Math.min(100, decimals + 30)), cut = exact.indexOf(".") + (decimals ? decimals + 1 : 0);
+    var rest = exact.slice(exact.indexOf(".") + decimals + 1);
+    if (/^50*$/.test(rest)) {
+      var kept = exact.slice(0, cut), last = kept.replace(".", "").slice(-1);
+      if (Number(last) % 2 === 0) return kept;
+    }
+    return x.toFixed(decimals);
+  }
   // French typography, as the server's pages: decimal comma, narrow no-break space between thousands.
   function formatNumber(value, decimals) {
-    var s = Math.abs(value).toFixed(decimals), parts = s.split(".");
+    var s = fixedHalfEven(Math.abs(value), decimals), parts = s.split(".");
     parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
     return (value < 0 && Number(s) !== 0 ? "\u2212" : "") + parts.join(",");
+  }
+  // A value as the screen shows it: some in a handier unit (kΩ rather than Ω), none with unit "1".
+  function display(q, value) {
+    var meta = Q[q], d = meta.display || {};
+    var factor = d.factor || 1, decimals = d.decimals === undefined ? meta.decimals : d.decimals;
+    var unit = d.unit || meta.unit;
+    return {text: formatNumber(value * factor, decimals), unit: unit === "1" ? "" : unit};
   }
   function serverNow() { return Date.now() + clockOffset; }
   function ageText(ms) {
@@ -98,7 +116,9 @@
       var box = document.getElementById("kits");
       box.textContent = "";
       var n = order.length;
-      document.documentElement.style.setProperty("--scale", n <= 2 ? 1 : n <= 4 ? 0.85 : n <= 6 ? 0.7 : 0.58);
+      // one or two kits stacked, then two, then three columns; the type shrinks as kits are added
+      box.className = n <= 2 ? "n2" : n <= 4 ? "n4" : n <= 6 ? "n6" : "nmany";
+      document.documentElement.style.setProperty("--scale", n <= 1 ? 1.35 : n <= 2 ? 1.1 : n <= 4 ? 0.85 : n <= 6 ? 0.72 : 0.55);
       if (!n) {
         var w = el("div", "waiting");
         w.appendChild(both("waiting"));
@@ -115,6 +135,7 @@
       });
       document.getElementById("your-turn").hidden = !hands;
       tickAges();
+      fitPanel();
     } catch (e) { console.error(e); }
   }
   function shownQuantities(d) {
@@ -145,10 +166,11 @@
         label.appendChild(el("span", "fr", meta.label.fr));
         var len = el("span", "en", meta.label.en); len.lang = "en"; label.appendChild(len);
         cell.appendChild(label);
-        var value = el("span", "value", formatNumber(v.value, meta.decimals));
+        var shown = display(q, v.value);
+        var value = el("span", "value", shown.text);
         value.dataset.value = v.value;
         cell.appendChild(value);
-        cell.appendChild(el("span", "unit", meta.unit === "1" ? "" : meta.unit));
+        cell.appendChild(el("span", "unit", shown.unit));
         grid.appendChild(cell);
       });
       if (!qs.length) {
@@ -243,22 +265,33 @@
       if (q) {
         var now = el("p", "now");
         now.appendChild(document.createTextNode(T.now.fr + " / " + T.now.en + " : " + Q[q].label.fr + " "));
-        order.forEach(function (id) {
+        order.slice(0, 4).forEach(function (id) {
           var v = devices[id].latest[q];
-          if (v) now.appendChild(el("b", null, formatNumber(v.value, Q[q].decimals) + " " + (Q[q].unit === "1" ? "" : Q[q].unit) + "  "));
+          if (!v) return;
+          var s = display(q, v.value), item = el("span", "item");
+          item.appendChild(el("b", null, s.text + "\u00a0" + s.unit));
+          item.appendChild(el("small", null, " " + id));
+          now.appendChild(item);
         });
         fresh.appendChild(now);
       }
       panel.parentNode.replaceChild(fresh, panel);
-      // long texts (and small screens): shrink the type until the panel holds it all
-      for (var size = 1.02; fresh.scrollHeight > fresh.clientHeight + 1 && size > 0.6; size -= 0.04) {
-        fresh.style.fontSize = size.toFixed(2) + "rem";
-      }
+      fitPanel();
       var dots = document.getElementById("panel-dots");
       dots.textContent = "";
       topics.forEach(function (_, i) { dots.appendChild(el("span", i === topicIndex ? "on" : "", "\u25cf")); });
     } catch (e) { console.error(e); }
   }
+
+  // Long texts, small screens: shrink the panel's type until it holds everything (again on resize).
+  function fitPanel() {
+    var panel = document.getElementById("panel");
+    panel.style.fontSize = "";
+    for (var size = 1.02; panel.scrollHeight > panel.clientHeight + 1 && size > 0.5; size -= 0.04) {
+      panel.style.fontSize = size.toFixed(2) + "rem";
+    }
+  }
+  window.addEventListener("resize", function () { try { fitPanel(); } catch (e) { console.error(e); } });
 
   // -- the live stream -----------------------------------------------------------------------------
   function setLive(live) {
