@@ -56,8 +56,22 @@ def read_json(path, required):
         raise ConfigError(path + " is not valid JSON")
 
 
+def read_kit(kit_file):
+    # The flash tool also writes the kit as a compiled module (kitdef.mpy): no JSON parsing at boot.
+    # A kit.json beside it wins, so a kit edited on the board by hand is not ignored.
+    try:
+        return read_json(kit_file, True)
+    except ConfigError:
+        try:
+            import kitdef
+
+            return kitdef.kit()
+        except ImportError:
+            raise ConfigError("missing " + kit_file + ": flash the device with its kit and config")
+
+
 def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE):
-    kit = read_json(kit_file, True)
+    kit = read_kit(kit_file)
     device = read_json(device_file, True)
     downlink = read_json(downlink_file, False)
     kit.pop("name", None)  # display names (several languages) are for people, not for the device

@@ -1,22 +1,33 @@
 """The FastAPI application: routers for each resource, the store in app.state."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from .. import __version__
 from ..exhibition import page as exhibition_page
 from ..exhibition.feed import LiveFeed
-from ..web import home
-from . import areas, devices, live, readings
+from ..settings import Settings
+from ..store.registry import Registry
+from ..web import atlas as atlas_page
+from ..web import embed as embed_page
+from ..web import home, host
+from ..web import requests_board as requests_page
+from . import admin, airrohr, areas, atlas, devices, live, readings, requests_board, reuse, subscriptions
 
 
-def create_app(store) -> FastAPI:
+def create_app(store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="DataCityZen",
         version=__version__,
         description="Citizen environmental sensing: devices, raw readings and exports.",
     )
     app.state.store = store
+    # Without settings (tests building an app around a store): no admin token, so the admin API
+    # answers 403 until one is configured.
+    app.state.settings = settings or Settings(data_dir=Path("."))
+    app.state.registry = Registry.of(store)
     app.state.live = LiveFeed(store)  # new readings for /api/v1/live; close() ends its streams
     app.include_router(devices.router)
     app.include_router(readings.router)
@@ -24,4 +35,11 @@ def create_app(store) -> FastAPI:
     app.include_router(home.router)
     app.include_router(live.router)
     app.include_router(exhibition_page.router)
+    app.include_router(admin.router)
+    app.include_router(host.router)
+    # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
+    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+                   reuse.router, subscriptions.router, embed_page.router):
+        app.include_router(router)
+    app.add_middleware(reuse.LicenceMiddleware, store=store)
     return app

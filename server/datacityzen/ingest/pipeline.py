@@ -14,9 +14,14 @@ import numpy as np
 
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
 from ..store.calibrated import ingest_hook
-from . import wire_v1
+from . import airrohr, wire_v1
 
 log = logging.getLogger(__name__)
+
+
+# Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
+# put what the request said outside its body into the topic; see each module's docstring).
+UPLINK_DECODERS = {"airrohr": airrohr.decode_message}
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,10 @@ class Ingestor:
         rejected: list[QuarantineEntry] = []
         for msg in messages:
             try:
+                decoder = UPLINK_DECODERS.get(msg.transport)
+                if decoder is not None:
+                    uplinks.append((decoder(msg), msg))
+                    continue
                 _, device, kind = wire_v1.parse_topic(msg.topic)
                 if kind == "up":
                     uplinks.append((wire_v1.decode_uplink(msg.topic, msg.payload, now=msg.received_at), msg))
