@@ -93,7 +93,7 @@ def test_snapshot_matches_the_devices_api_and_filters(store):
     assert [d["id"] for d in snap["devices"]] == ["kit-e01", "kit-e02"]
     e01 = snap["devices"][0]
     assert e01["latest"]["pm2_5"]["value"] == 12.3 and e01["kit_name"]["en"].startswith("Exhibition")
-    assert e01["interval_s"] == 30  # no rhythm yet: the kit definition's interval
+    assert e01["interval_s"] == 5  # no rhythm yet: the kit definition's interval
     assert [d["id"] for d in feed.snapshot(recent=timedelta(hours=24))["devices"]] == ["kit-e01"]
     assert [d["id"] for d in feed.snapshot(devices={"kit-e02"})["devices"]] == ["kit-e02"]
 

@@ -45,9 +45,6 @@ def add_parser(sub, add_server_flags) -> None:
                         "the device's `clap` or `breath` file is touched; default 60)")
     p.add_argument("--runtime", choices=("auto", "micropython", "cpython"), default="auto",
                    help="simulated kits: MicroPython unix port (auto: when it runs here) or CPython")
-    p.add_argument("--public-url", default=env("PUBLIC_URL"),
-                   help="what the page's QR code opens: the public data (DCZ_PUBLIC_URL; default this "
-                        "server's home page at the address visitors' phones can reach)")
     p.add_argument("--devices", default=env("EXHIBITION_DEVICES"),
                    help="only these kits, comma-separated device ids, shown even before their first "
                         "reading (DCZ_EXHIBITION_DEVICES; default: every kit heard in the last --recent-hours)")
