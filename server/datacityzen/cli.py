@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import atlas, calibrate, consolidate, forward
+from .commands import archive, atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 from .exhibition import command as exhibition
 
@@ -40,6 +40,15 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
     p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
                    help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
+    p.add_argument("--influx-url", default=env("INFLUX_URL"),
+                   help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
+                        "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
+    p.add_argument("--influx-token", default=env("INFLUX_TOKEN"),
+                   help="API token for --influx-url (DCZ_INFLUX_TOKEN; prefer the variable: flags show in ps)")
+    p.add_argument("--influx-org", default=env("INFLUX_ORG", "datacityzen"),
+                   help="organisation for --influx-url (DCZ_INFLUX_ORG; default datacityzen)")
+    p.add_argument("--influx-bucket", default=env("INFLUX_BUCKET", "datacityzen"),
+                   help="bucket (database) for --influx-url (DCZ_INFLUX_BUCKET; default datacityzen)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -71,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--workdir", type=Path, default=None,
                      help="folder holding each simulated device's flash (default DATA_DIR/sim)")
     sim.add_argument("--timeout", type=float, default=None,
-                     help="give up after this many seconds (default: 60 + 3 x count x interval)")
+                     help="give up after this many seconds (default: 60 + 3 x count x interval + outage)")
+    sim.add_argument("--transport", choices=("wifi", "cellular", "lorawan"), default=None,
+                     help="the link the devices use (default: the kit's transport.link)")
+    sim.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                     help="make the network unreachable for this long during the run (default 0)")
+    sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
+                     help="power each device off when the broker has its N-th uplink but before the "
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -90,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kits_parser(sub)
     calibrate.add_parser(sub)
+    archive.add_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
@@ -111,7 +128,9 @@ def _settings(args) -> Settings:
                     public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
                     smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
-                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private)
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    influx_url=args.influx_url, influx_token=args.influx_token,
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -147,21 +166,26 @@ def cmd_sim(args) -> int:
 
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
+    if args.outage < 0:
+        raise ValueError("--outage must be >= 0 seconds")
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
-                    runtime=args.runtime, echo=_echo if args.verbose else None)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
+                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush))
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
     timeout = args.timeout
     if timeout is None and args.count is not None:
-        timeout = 60 + 3 * args.count * args.interval
+        timeout = 60 + 3 * args.count * args.interval + args.outage
     print(f"simulating {args.devices} x {args.kit} ({sim.runtime}) -> {args.broker}", flush=True)
     try:
         sim.run(timeout)
     except KeyboardInterrupt:
         pass
     for d in sim.devices:
-        print(f"{d.id}: {d.acked} readings acknowledged", flush=True)
+        seqs = ",".join(map(str, d.seqs))
+        print(f"{d.id}: {d.acked} readings acknowledged, {d.measured} measured, {d.boots} boot(s); "
+              f"seqs {seqs}", flush=True)
     return 0
 
 
@@ -218,7 +242,7 @@ def cmd_flash(args) -> int:
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
             "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
-            "exhibition": exhibition.run}
+            "archive": archive.run, "exhibition": exhibition.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,12 @@ class Settings:
     # Host-chosen webhooks may not target loopback or private addresses (the server would otherwise
     # reach services behind its firewall for anyone holding a host link); tests and LANs opt in.
     webhook_allow_private: bool = False
+    # Time-series mirror (InfluxDB-v2-compatible line protocol); None = no mirror.
+    influx_url: str | None = None
+    influx_token: str | None = field(default=None, repr=False)
+    influx_org: str = "datacityzen"
+    influx_bucket: str = "datacityzen"
+    daily_archive: bool = True  # archive yesterday into data_dir/archive once a day
 
     @property
     def device_broker_address(self) -> tuple[str, int]:

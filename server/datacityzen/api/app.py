@@ -14,14 +14,14 @@ from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import admin, airrohr, areas, atlas, devices, live, readings, requests_board, reuse, subscriptions
+from . import admin, airrohr, areas, atlas, devices, live, readings, requests_board, reuse, stats, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="DataCityZen",
         version=__version__,
-        description="Citizen environmental sensing: devices, raw readings and exports.",
+        description="Citizen environmental sensing: devices, raw and calibrated readings, statistics and uncapped exports.",
     )
     app.state.store = store
     # Without settings (tests building an app around a store): no admin token, so the admin API
@@ -31,6 +31,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.state.live = LiveFeed(store)  # new readings for /api/v1/live; close() ends its streams
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(stats.router)
     app.include_router(areas.router)
     app.include_router(home.router)
     app.include_router(live.router)
