@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .commands import archive, atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
+from .exhibition import command as exhibition
 
 
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .flash.cli import add_parser as add_flash_parser
 
     add_flash_parser(sub)
+    exhibition.add_parser(sub, _add_server_flags)
     return parser
 
 
@@ -240,7 +242,7 @@ def cmd_flash(args) -> int:
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
             "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
-            "archive": archive.run}
+            "archive": archive.run, "exhibition": exhibition.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,8 +39,10 @@ def check_port_free(host: str, port: int, what: str) -> None:
 
 
 class Service:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, app_state: dict | None = None):
         self.settings = settings
+        self.app_state = app_state or {}  # extra app.state entries, e.g. the exhibition's settings
+        self.app = None
         self.store = None
         self.broker: EmbeddedBroker | None = None
         self.ingest: MqttIngest | None = None
@@ -84,7 +86,9 @@ class Service:
         host, port = s.broker_address
         self.ingest = MqttIngest(Ingestor(self.store), host, port)
         self.ingest.start()
-        app = create_app(self.store, s)
+        self.app = app = create_app(self.store, s)
+        for name, value in self.app_state.items():
+            setattr(app.state, name, value)
         self.registry = app.state.registry
         self.alerts = AlertJob(self.store, self.registry, s)
         self.alerts.start()
@@ -101,6 +105,8 @@ class Service:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        if self.app is not None:
+            self.app.state.live.close()  # ends the open live streams, which uvicorn would wait for
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)

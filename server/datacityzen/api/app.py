@@ -6,13 +6,15 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from .. import __version__
+from ..exhibition import page as exhibition_page
+from ..exhibition.feed import LiveFeed
 from ..settings import Settings
 from ..store.registry import Registry
 from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import admin, airrohr, areas, atlas, devices, readings, requests_board, reuse, stats, subscriptions
+from . import admin, airrohr, areas, atlas, devices, live, readings, requests_board, reuse, stats, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -26,11 +28,14 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     # answers 403 until one is configured.
     app.state.settings = settings or Settings(data_dir=Path("."))
     app.state.registry = Registry.of(store)
+    app.state.live = LiveFeed(store)  # new readings for /api/v1/live; close() ends its streams
     app.include_router(devices.router)
     app.include_router(readings.router)
     app.include_router(stats.router)
     app.include_router(areas.router)
     app.include_router(home.router)
+    app.include_router(live.router)
+    app.include_router(exhibition_page.router)
     app.include_router(admin.router)
     app.include_router(host.router)
     # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
