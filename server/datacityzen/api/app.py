@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..web import home
-from . import areas, devices, readings
+from . import areas, devices, limits, readings
 
 
 def create_app(store) -> FastAPI:
@@ -15,6 +15,7 @@ def create_app(store) -> FastAPI:
         description="Citizen environmental sensing: devices, raw readings and exports.",
     )
     app.state.store = store
+    limits.install(app)  # size and rate limits on every request (api/limits.py)
     app.include_router(devices.router)
     app.include_router(readings.router)
     app.include_router(areas.router)
