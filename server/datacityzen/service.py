@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -10,6 +11,8 @@ import uvicorn
 
 from .api.app import create_app
 from .broker import EmbeddedBroker
+from .broker_plugins import BrokerPolicy
+from .ingest.embedded import DurableIngest
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
 from .settings import Settings, env
@@ -59,11 +62,18 @@ class Service:
         self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
         self.calibration_refresh.start()
         if not s.broker:
-            self.broker = EmbeddedBroker(s.host, s.mqtt_port)
+            # The embedded broker stores each uplink before acknowledging it (ingest/embedded.py):
+            # no reading is lost if this process dies between the device's PUBACK and the commit.
+            self.ingest = DurableIngest(Ingestor(self.store))
+            self.ingest.start()
+            policy = BrokerPolicy(internal_password=secrets.token_urlsafe(24), allow_anonymous=True,
+                                  ingest=self.ingest)
+            self.broker = EmbeddedBroker(s.host, s.mqtt_port, policy=policy)
             self.broker.start()
-        host, port = s.broker_address
-        self.ingest = MqttIngest(Ingestor(self.store), host, port)
-        self.ingest.start()
+        else:
+            host, port = s.broker_address
+            self.ingest = MqttIngest(Ingestor(self.store), host, port)
+            self.ingest.start()
         config = uvicorn.Config(
             create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
         )
@@ -80,10 +90,11 @@ class Service:
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
-        if self.ingest is not None:
-            self.ingest.stop()
+        # The embedded broker first: it stops taking messages that the ingest could no longer store.
         if self.broker is not None:
             self.broker.stop()
+        if self.ingest is not None:
+            self.ingest.stop()
         if self.calibration_refresh is not None:
             self.calibration_refresh.stop()
         if self.store is not None:
