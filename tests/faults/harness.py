@@ -33,14 +33,15 @@ def server_env(extra: dict | None = None) -> dict:
 class ServerProcess:
     """`datacityzen serve` in its own process, on fixed ports so it can be killed and started again."""
 
-    def __init__(self, data_dir: Path, broker: str | None = None, env: dict | None = None, preexec_fn=None):
+    def __init__(self, data_dir: Path, broker: str | None = None, env: dict | None = None, preexec_fn=None,
+                 log_path: Path | None = None):
         self.data_dir = Path(data_dir)
         self.http_port, self.mqtt_port = free_port(), free_port()
         self.broker = broker
         self.env = server_env(env)
         self.preexec_fn = preexec_fn
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.log_path = Path(log_path or self.data_dir.parent / f"{self.data_dir.name}-server.log")
         self.starts = 0
 
     @property
