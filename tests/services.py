@@ -12,12 +12,14 @@ def make_service(tmp_path):
 
     started = []
 
-    def make(broker_url=None, data_dir=None):
+    def make(broker_url=None, data_dir=None, **extra):
+        """`extra`: more Settings fields (admin_token, smtp_host, webhook_allow_private, ...)."""
         settings = Settings(
             data_dir=data_dir or tmp_path / f"data{len(started)}",
             http_port=free_port(),
             mqtt_port=free_port(),
             broker=broker_url,
+            **extra,
         )
         service = Service(settings)
         service.start()

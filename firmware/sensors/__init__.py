@@ -21,6 +21,7 @@ import time
 
 _MODULES = {
     "sds011": "pm_sds011", "bme280": "climate_bme280",
+    "bme680": "climate_bme680", "sht3x": "climate_sht3x", "sht4x": "climate_sht4x",
     "pms5003": "pm_pms5003", "pms7003": "pm_pms5003", "sps30": "pm_sps30",
     "inmp441": "sound_i2s", "ics43434": "sound_i2s", "sph0645": "sound_i2s",
 }

@@ -8,8 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import calibrate, consolidate
-from .settings import Settings, default_data_dir, env, parse_mqtt_url
+from .commands import atlas, calibrate, consolidate, forward
+from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
@@ -23,6 +23,22 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="port of the embedded MQTT broker (DCZ_MQTT_PORT; default 1883)")
     p.add_argument("--broker", default=env("BROKER"),
                    help="use an external broker instead of the embedded one, e.g. mqtt://10.0.0.2:1883 (DCZ_BROKER)")
+    p.add_argument("--public-url", default=env("PUBLIC_URL"),
+                   help="base URL of the links given to hosts, e.g. https://air.example.org (DCZ_PUBLIC_URL)")
+    p.add_argument("--public-mqtt", default=env("PUBLIC_MQTT"),
+                   help="broker address written into device configs, mqtt://HOST:PORT (DCZ_PUBLIC_MQTT)")
+    p.add_argument("--smtp-host", default=env("SMTP_HOST"), help="SMTP server for alert e-mails (DCZ_SMTP_HOST)")
+    p.add_argument("--smtp-port", type=int, default=int(env("SMTP_PORT", 25)), help="SMTP port (DCZ_SMTP_PORT; default 25)")
+    p.add_argument("--smtp-user", default=env("SMTP_USER"),
+                   help="SMTP user; the password comes from DCZ_SMTP_PASSWORD only (DCZ_SMTP_USER)")
+    p.add_argument("--smtp-from", default=env("SMTP_FROM", "datacityzen@localhost"),
+                   help="sender address of alert e-mails (DCZ_SMTP_FROM)")
+    p.add_argument("--smtp-starttls", action="store_true", default=env_flag("SMTP_STARTTLS"),
+                   help="upgrade the SMTP connection with STARTTLS (DCZ_SMTP_STARTTLS=1)")
+    p.add_argument("--alert-interval", type=float, default=float(env("ALERT_INTERVAL", 60)),
+                   help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
+    p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
+                   help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -57,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="give up after this many seconds (default: 60 + 3 x count x interval)")
     _add_sim_flags(sim, for_demo=False)
 
+    from .devices_cli import add_devices_parser
+
+    add_devices_parser(sub)
+
     from .noise_cli import add_parser as add_noise_parser
 
     add_noise_parser(sub)
@@ -70,14 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_kits_parser(sub)
     calibrate.add_parser(sub)
     consolidate.add_parser(sub)
+    atlas.add_parser(sub)
+    forward.add_parser(sub)
     return parser
 
 
 def _settings(args) -> Settings:
     if args.broker:
         parse_mqtt_url(args.broker)  # a clear error early
+    if args.public_mqtt:
+        parse_mqtt_url(args.public_mqtt)
     return Settings(data_dir=args.data, host=args.host, http_port=args.http_port,
-                    mqtt_port=args.mqtt_port, broker=args.broker)
+                    mqtt_port=args.mqtt_port, broker=args.broker,
+                    admin_token=env("ADMIN_TOKEN") or None, public_url=args.public_url,
+                    public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
+                    smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
+                    smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private)
 
 
 def _wait_for_signal() -> None:
@@ -94,6 +123,9 @@ def cmd_serve(args) -> int:
     service.start()
     broker = service.broker.url if service.broker else args.broker
     print(f"DataCityZen server: {service.http_url}/  (MQTT broker {broker}, data in {args.data})", flush=True)
+    if not service.settings.admin_token:
+        print("admin API disabled: set DCZ_ADMIN_TOKEN to register devices through this server "
+              "(datacityzen devices --server ...)", flush=True)
     try:
         _wait_for_signal()
     finally:
@@ -154,6 +186,12 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_devices(args) -> int:
+    from .devices_cli import run
+
+    return run(args)
+
+
 def cmd_kits(args) -> int:
     from .cli_kits import cmd_kits as run
 
@@ -167,7 +205,8 @@ def cmd_noise(args) -> int:
 
 
 COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
-            "calibrate": calibrate.run, "consolidate": consolidate.run}
+            "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
+            "atlas": atlas.run, "forward": forward.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import time
 
 import uvicorn
 
+from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
 from .broker_plugins import BrokerPolicy
@@ -18,6 +19,7 @@ from .ingest.pipeline import Ingestor
 from .settings import Settings, env
 from .store.calibrated import RefreshThread
 from .store.duckdb_store import DuckDBStore
+from .subscriptions import EcosystemJobs
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,9 @@ class Service:
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.alerts: AlertJob | None = None
         self.calibration_refresh: RefreshThread | None = None
+        self.ecosystem_jobs: EcosystemJobs | None = None
 
     @property
     def http_url(self) -> str:
@@ -61,6 +65,9 @@ class Service:
         # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
         self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
         self.calibration_refresh.start()
+        # Forwarding to Sensor.Community/openSenseMap and alert subscriptions (issue 10).
+        self.ecosystem_jobs = EcosystemJobs(self.store, float(env("ECOSYSTEM_INTERVAL_S", 30)))
+        self.ecosystem_jobs.start()
         if not s.broker:
             # The embedded broker stores each uplink before acknowledging it (ingest/embedded.py):
             # no reading is lost if this process dies between the device's PUBACK and the commit.
@@ -74,8 +81,12 @@ class Service:
             host, port = s.broker_address
             self.ingest = MqttIngest(Ingestor(self.store), host, port)
             self.ingest.start()
+        app = create_app(self.store, s)
+        self.registry = app.state.registry
+        self.alerts = AlertJob(self.store, self.registry, s)
+        self.alerts.start()
         config = uvicorn.Config(
-            create_app(self.store), host=s.host, port=s.http_port, log_level="warning", lifespan="off"
+            app, host=s.host, port=s.http_port, log_level="warning", lifespan="off"
         )
         self._http = uvicorn.Server(config)
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
@@ -90,6 +101,8 @@ class Service:
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
+        if self.alerts is not None:
+            self.alerts.stop()
         # The embedded broker first: it stops taking messages that the ingest could no longer store.
         if self.broker is not None:
             self.broker.stop()
@@ -97,5 +110,7 @@ class Service:
             self.ingest.stop()
         if self.calibration_refresh is not None:
             self.calibration_refresh.stop()
+        if self.ecosystem_jobs is not None:
+            self.ecosystem_jobs.stop()
         if self.store is not None:
             self.store.close()

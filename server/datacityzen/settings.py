@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -31,9 +31,38 @@ class Settings:
     http_port: int = 8080
     mqtt_port: int = 1883
     broker: str | None = None  # external broker URL; None = run the embedded one
+    # Secrets come from the environment only (DCZ_ADMIN_TOKEN, DCZ_SMTP_PASSWORD): a command-line
+    # flag would show in `ps` to every user of the machine. repr=False keeps them out of logs.
+    admin_token: str | None = field(default=None, repr=False)
+    public_url: str | None = None  # base of the links given out (host links); default: the HTTP address
+    public_mqtt: str | None = None  # mqtt://HOST:PORT written into device configs; default: the broker
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "datacityzen@localhost"
+    smtp_starttls: bool = False
+    alert_interval_s: float = 60.0
+    # Host-chosen webhooks may not target loopback or private addresses (the server would otherwise
+    # reach services behind its firewall for anyone holding a host link); tests and LANs opt in.
+    webhook_allow_private: bool = False
+
+    @property
+    def device_broker_address(self) -> tuple[str, int]:
+        """The broker address written into a device's configuration."""
+        if self.public_mqtt:
+            return parse_mqtt_url(self.public_mqtt)
+        return self.broker_address
 
     @property
     def broker_address(self) -> tuple[str, int]:
         if self.broker:
             return parse_mqtt_url(self.broker)
         return self.host, self.mqtt_port
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -1,14 +1,21 @@
 """The FastAPI application: routers for each resource, the store in app.state."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from .. import __version__
-from ..web import home
-from . import areas, devices, limits, readings
+from ..settings import Settings
+from ..store.registry import Registry
+from ..web import atlas as atlas_page
+from ..web import embed as embed_page
+from ..web import home, host
+from ..web import requests_board as requests_page
+from . import admin, airrohr, areas, atlas, devices, limits, readings, requests_board, reuse, subscriptions
 
 
-def create_app(store) -> FastAPI:
+def create_app(store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="DataCityZen",
         version=__version__,
@@ -16,8 +23,19 @@ def create_app(store) -> FastAPI:
     )
     app.state.store = store
     limits.install(app)  # size and rate limits on every request (api/limits.py)
+    # Without settings (tests building an app around a store): no admin token, so the admin API
+    # answers 403 until one is configured.
+    app.state.settings = settings or Settings(data_dir=Path("."))
+    app.state.registry = Registry.of(store)
     app.include_router(devices.router)
     app.include_router(readings.router)
     app.include_router(areas.router)
     app.include_router(home.router)
+    app.include_router(admin.router)
+    app.include_router(host.router)
+    # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
+    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+                   reuse.router, subscriptions.router, embed_page.router):
+        app.include_router(router)
+    app.add_middleware(reuse.LicenceMiddleware, store=store)
     return app

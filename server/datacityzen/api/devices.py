@@ -9,10 +9,23 @@ from .deps import StoreDep, iso_utc
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 
 
+def _hidden_periods(store) -> dict:
+    """Periods hosts keep private (publication paused, deleted): public summaries leave them out."""
+    if not hasattr(store, "_con"):
+        return {}
+    from ..store.registry import Registry
+
+    return Registry.of(store).hidden_periods()
+
+
 def device_summaries(store) -> list[dict]:
     out = []
+    hidden = _hidden_periods(store)
     for d in store.devices():
         latest = store.latest_values(d["id"])
+        periods = hidden.get(d["id"], ())
+        latest = {q: v for q, v in latest.items()
+                  if not any(s <= v["time"] and (e is None or v["time"] < e) for s, e in periods)}
         out.append(
             {
                 "id": d["id"],

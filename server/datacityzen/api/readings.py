@@ -9,6 +9,8 @@ from typing import Iterator, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from ..reuse import current_api_key
+from ..store.usage import public_download
 from .deps import StoreDep, bad_request, iso_utc, parse_quantities, parse_time, split_list
 
 router = APIRouter(prefix="/api/v1", tags=["readings"])
@@ -78,6 +80,8 @@ def get_readings(
     if t0 is not None and t1 is not None and t1 < t0:
         raise bad_request(f"end ({end}) is before start ({start})")
     chunks = store.iter_readings(devices, quantities, t0, t1)
+    # counts the download (per reuser key when one was given; api/reuse.py checks it)
+    chunks = public_download(store, devices, chunks, "readings", api_key=current_api_key.get())  # counts the download; hosts' private periods left out
     if format == "csv":
         return StreamingResponse(
             _csv_stream(chunks),

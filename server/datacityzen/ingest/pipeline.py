@@ -14,13 +14,18 @@ import numpy as np
 
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
 from ..store.calibrated import ingest_hook
-from . import wire_v1
+from . import airrohr, wire_v1
 
 log = logging.getLogger(__name__)
 
 # The quarantine keeps a rejected message's bytes so a person can see what came; an oversized one
 # (a broker or proxy without a size limit) keeps only its head, so junk cannot fill the disk.
 QUARANTINE_KEEP_BYTES = wire_v1.MAX_PAYLOAD
+
+
+# Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
+# put what the request said outside its body into the topic; see each module's docstring).
+UPLINK_DECODERS = {"airrohr": airrohr.decode_message}
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,10 @@ class Ingestor:
                 ))
                 continue
             try:
+                decoder = UPLINK_DECODERS.get(msg.transport)
+                if decoder is not None:
+                    uplinks.append((decoder(msg), msg))
+                    continue
                 _, device, kind = wire_v1.parse_topic(msg.topic)
                 if kind == "up":
                     uplinks.append((wire_v1.decode_uplink(msg.topic, msg.payload, now=msg.received_at), msg))

@@ -14,7 +14,8 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
   pms5003_model.py for their options). A UART id not listed has nothing connected: reads give no
   bytes, writes vanish.
 - "i2c": I2C id -> {decimal address -> device}. Chips: "bme280", "sps30" (see bme280_model.py and
-  sps30_model.py). An address not listed does not ack: OSError(19) (ENODEV), as MicroPython raises
+  sps30_model.py), and any chip NAME with a NAME_model.py defining `Model` ("bme680", "sht3x",
+  "sht4x"). An address not listed does not ack: OSError(19) (ENODEV), as MicroPython raises
   on the ESP32. Register-file chips (bme280) take 8-bit register pointers; chips with a transaction
   model (sps30: 16-bit commands) get each writeto/readfrom_into whole.
 - "i2s": I2S id -> microphone (see i2s_model.py: "inmp441", "ics43434", "sph0645", a sound scene,
@@ -70,6 +71,8 @@ def _from_kit(path="kit.json"):
     buses = kit.get("buses") or {}
     for entry in kit.get("sensors") or ():
         chip = _CHIPS.get(entry.get("type"))
+        if chip is None and "address" in entry:
+            chip = (entry["type"], entry["address"])  # an I2C chip modelled by convention, if any
         bus = buses.get(entry.get("bus")) or {}
         if chip is None or "id" not in bus:
             continue
@@ -77,7 +80,7 @@ def _from_kit(path="kit.json"):
             uart[str(bus["id"])] = {"chip": chip[0], "faults": {}}
         elif bus.get("type") == "i2c":
             addr = entry.get("address", chip[1])
-            i2c.setdefault(str(bus["id"]), {})[str(addr)] = {"chip": chip[0], "faults": {}}
+            i2c.setdefault(str(bus["id"]), {})[str(addr)] = {"chip": chip[0], "faults": {}, "kit": 1}
         elif bus.get("type") == "i2s":
             i2s[str(bus["id"])] = {"chip": chip[0], "faults": {}}
     return {"uart": uart, "i2c": i2c, "i2s": i2s}
@@ -120,7 +123,13 @@ def _model(cfg):
     if chip == "sps30":
         import sps30_model
         return sps30_model.SPS30Model(environment(), cfg)
-    raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
+    # Other chips by convention, NAME_model.Model: two qstrs here, not three per chip (the
+    # simulator's heap allowance for its hardware is tight). A kit's chip without a model: nothing.
+    try:
+        return __import__(chip + "_model").Model(environment(), cfg)
+    except ImportError:
+        if not cfg.get("kit"):  # a typo in sim_hw.json must show
+            raise ValueError("sim_hw.json: unknown chip %r" % (chip,))
 
 
 # -- board ----------------------------------------------------------------------------------------
@@ -280,7 +289,9 @@ class I2C:
         self.freq = freq
         self.devices = {}
         for addr, cfg in config().get("i2c", {}).get(str(id), {}).items():
-            self.devices[int(addr)] = _model(cfg)
+            d = _model(cfg)
+            if d is not None:
+                self.devices[int(addr)] = d
         self._pointer = {}
 
     def _dev(self, addr):
