@@ -30,7 +30,8 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 log = logging.getLogger(__name__)
 
-INTERNAL_USER = "datacityzen-server"
+# An underscore cannot appear in a device id, so no device can ever be registered under this name.
+INTERNAL_USER = "datacityzen_server"
 _TOPIC = re.compile(r"dcz/v1/([a-z0-9-]{3,40})/(up|status|config)")
 _INGEST_KINDS = ("up", "status")
 

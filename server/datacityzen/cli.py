@@ -39,6 +39,10 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
     p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
                    help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
+    p.add_argument("--allow-anonymous", action="store_true", default=env_flag("ALLOW_ANONYMOUS"),
+                   help="let MQTT clients without a registered device's credentials use the embedded broker, as "
+                        "before registration existed: any client may then publish as any device "
+                        "(DCZ_ALLOW_ANONYMOUS=1; default: refused)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -71,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder holding each simulated device's flash (default DATA_DIR/sim)")
     sim.add_argument("--timeout", type=float, default=None,
                      help="give up after this many seconds (default: 60 + 3 x count x interval)")
+    sim.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
+                     help="register the simulated kits through the server's admin API and publish with their own "
+                          "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
+    sim.add_argument("--server", default=env("SERVER", "http://127.0.0.1:8080"),
+                     help="the server whose admin API registers the kits (DCZ_SERVER; default http://127.0.0.1:8080)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -89,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kits_parser(sub)
     calibrate.add_parser(sub)
+    from .broker_config import add_parser as add_broker_config_parser
+
+    add_broker_config_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
@@ -106,7 +118,9 @@ def _settings(args) -> Settings:
                     public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
                     smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
-                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private)
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    allow_anonymous=args.allow_anonymous, broker_username=env("BROKER_USERNAME") or None,
+                    broker_password=env("BROKER_PASSWORD") or None)
 
 
 def _wait_for_signal() -> None:
@@ -140,10 +154,16 @@ def _echo(line: str) -> None:
 def cmd_sim(args) -> int:
     from .sim.runner import Simulator
 
+    from .sim.credentials import register_remote
+    from .sim.runner import device_ids
+
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
+    credentials = None
+    if args.admin_token:
+        credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices))
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
-                    runtime=args.runtime, echo=_echo if args.verbose else None)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
@@ -167,9 +187,14 @@ def cmd_demo(args) -> int:
     settings = _settings(args)
     service = Service(settings)
     service.start()
+    from .sim.credentials import register_local
+    from .sim.runner import device_ids
+
     host, port = settings.broker_address
+    # The demo's kits are registered like real ones and log in with their own credentials.
+    credentials = register_local(service.registry, args.kit, device_ids(args.kit, args.devices))
     sim = Simulator((host, port), args.kit, args.devices, None, args.interval, Path(args.data) / "sim",
-                    runtime=args.runtime, echo=_echo if args.verbose else None)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
@@ -204,7 +229,13 @@ def cmd_noise(args) -> int:
     return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+def cmd_broker_config(args) -> int:
+    from .broker_config import run
+
+    return run(args)
+
+
+COMMANDS = {"broker-config": cmd_broker_config, "serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
             "atlas": atlas.run, "forward": forward.run}
 
@@ -213,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=env("LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     from .service import PortInUse
+    from .sim.credentials import RegistrationError
     from .sim.runner import SimError
 
     try:
         return COMMANDS[args.command](args)
-    except (PortInUse, SimError, ValueError) as exc:
+    except (PortInUse, SimError, RegistrationError, ValueError) as exc:
         print(f"datacityzen {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -6,13 +6,16 @@ import secrets
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
 from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
-from .broker_plugins import BrokerPolicy
+from .broker_config import INTERNAL_SECRET_FILE, internal_password
+from .broker_plugins import INTERNAL_USER, BrokerPolicy
+from .store.registry import Registry
 from .ingest.embedded import DurableIngest
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
@@ -73,13 +76,19 @@ class Service:
             # no reading is lost if this process dies between the device's PUBACK and the commit.
             self.ingest = DurableIngest(Ingestor(self.store))
             self.ingest.start()
-            policy = BrokerPolicy(internal_password=secrets.token_urlsafe(24), allow_anonymous=True,
-                                  ingest=self.ingest)
+            # Devices log in with their registered credentials (broker_plugins.py); the server's own
+            # clients (downlinks, tests' observers) with a password made for this run.
+            policy = BrokerPolicy(check_device=Registry.of(self.store).check_mqtt,
+                                  internal_password=secrets.token_urlsafe(24),
+                                  allow_anonymous=s.allow_anonymous, ingest=self.ingest)
             self.broker = EmbeddedBroker(s.host, s.mqtt_port, policy=policy)
             self.broker.start()
         else:
             host, port = s.broker_address
-            self.ingest = MqttIngest(Ingestor(self.store), host, port)
+            username, password = s.broker_username, s.broker_password
+            if username is None and (Path(s.data_dir) / INTERNAL_SECRET_FILE).exists():
+                username, password = INTERNAL_USER, internal_password(s.data_dir)
+            self.ingest = MqttIngest(Ingestor(self.store), host, port, username=username, password=password)
             self.ingest.start()
         app = create_app(self.store, s)
         self.registry = app.state.registry
