@@ -9,7 +9,6 @@ as on a full disk, and raising the limit again frees it.
 from __future__ import annotations
 
 import errno
-import os
 import resource
 import shutil
 import signal

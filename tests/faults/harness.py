@@ -20,12 +20,14 @@ import httpx
 from brokers import _mosquitto_exe, _wait_listening, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "faults-admin-token"
 
 
 def server_env(extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "server"), env.get("PYTHONPATH", "")])
     env.setdefault("DCZ_LOG_LEVEL", "WARNING")
+    env["DCZ_ADMIN_TOKEN"] = ADMIN_TOKEN
     env.update(extra or {})
     return env
 
@@ -150,6 +152,17 @@ class RestartableMosquitto:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def registered_simulator(server_url: str, broker_address, workdir: Path, devices: int, count: int,
+                         interval_s: float = 1.0):
+    """Simulated air-outdoor-v1 kits registered on the server, each logging in with its own credentials."""
+    from datacityzen.sim.credentials import register_remote
+    from datacityzen.sim.runner import Simulator, device_ids
+
+    credentials = register_remote(server_url, ADMIN_TOKEN, "air-outdoor-v1", device_ids("air-outdoor-v1", devices))
+    return Simulator(broker_address, "air-outdoor-v1", devices, count, interval_s, workdir, runtime="micropython",
+                     credentials=credentials)
 
 
 @dataclass

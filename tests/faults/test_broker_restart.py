@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from datacityzen.sim.runner import Simulator
-from harness import RestartableMosquitto, ledger, run_in_thread, wait_until
+from harness import ADMIN_TOKEN, RestartableMosquitto, ledger, registered_simulator, run_in_thread, wait_until
 
 DEVICES, COUNT, RESTARTS = 2, 16, 2
 
@@ -16,9 +15,8 @@ def test_broker_restart_during_a_stream_loses_and_duplicates_nothing(make_servic
     broker = RestartableMosquitto()
     broker.start()
     try:
-        service = make_service(broker_url=broker.url)
-        sim = Simulator(("127.0.0.1", broker.port), "air-outdoor-v1", DEVICES, COUNT, 1.0,
-                        tmp_path / "sim", runtime="micropython")
+        service = make_service(broker_url=broker.url, admin_token=ADMIN_TOKEN)
+        sim = registered_simulator(service.http_url, ("127.0.0.1", broker.port), tmp_path / "sim", DEVICES, COUNT)
         thread, errors = run_in_thread(sim.run, 240)
         restarts = 0
         while restarts < RESTARTS and thread.is_alive():

@@ -5,9 +5,8 @@ import time
 
 import pytest
 
-from datacityzen.sim.runner import Simulator
 from disk import FullableDisk
-from harness import ServerProcess, ledger, run_in_thread, stored_rows, wait_until
+from harness import ServerProcess, ledger, registered_simulator, run_in_thread, stored_rows, wait_until
 
 DEVICES, COUNT, FULL_S = 2, 20, 8
 
@@ -20,8 +19,7 @@ def test_disk_full_readings_are_not_acknowledged_until_stored(tmp_path, capsys):
     try:
         server.start()
         disk.attach(server.proc.pid)
-        sim = Simulator(server.broker_address, "air-outdoor-v1", DEVICES, COUNT, 1.0, tmp_path / "sim",
-                        runtime="micropython")
+        sim = registered_simulator(server.url, server.broker_address, tmp_path / "sim", DEVICES, COUNT)
         thread, errors = run_in_thread(sim.run, 300)
         devices = [d.id for d in sim.devices]
         assert wait_until(lambda: sum(d.acked for d in sim.devices) >= COUNT * DEVICES // 4, 90)

@@ -7,15 +7,13 @@ import time
 
 import pytest
 
-from datacityzen.sim.runner import Simulator
-from harness import RestartableMosquitto, ServerProcess, ledger, run_in_thread, wait_until
+from harness import RestartableMosquitto, ServerProcess, ledger, registered_simulator, run_in_thread, wait_until
 
 DEVICES, COUNT, KILLS = 3, 20, 4
 
 
 def stream_and_kill(server: ServerProcess, broker_address, tmp_path, capsys, label):
-    sim = Simulator(broker_address, "air-outdoor-v1", DEVICES, COUNT, 1.0, tmp_path / "sim",
-                    runtime="micropython")
+    sim = registered_simulator(server.url, broker_address, tmp_path / "sim", DEVICES, COUNT)
     thread, errors = run_in_thread(sim.run, 300)
     kills = 0
     while kills < KILLS and thread.is_alive():

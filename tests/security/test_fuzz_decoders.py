@@ -202,7 +202,7 @@ def test_pipeline_stores_or_quarantines_every_message():
             accepted = len(expected_ok)
             assert result.quarantined == len(batch) - accepted
             assert count("SELECT count(*) FROM quarantine") - q0 == result.quarantined
-            assert count(f"SELECT count(*) FROM quarantine WHERE reason = '' OR reason IS NULL") == 0
+            assert count("SELECT count(*) FROM quarantine WHERE reason = '' OR reason IS NULL") == 0
             readings = sum(len(u.readings) for u in expected_ok if u is not None)
             assert result.stored + result.duplicates == readings
             tried["messages"] += len(batch)
