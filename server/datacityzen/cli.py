@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import atlas, calibrate, consolidate, forward
+from .commands import archive, atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
 
 
@@ -43,6 +43,15 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="let MQTT clients without a registered device's credentials use the embedded broker, as "
                         "before registration existed: any client may then publish as any device "
                         "(DCZ_ALLOW_ANONYMOUS=1; default: refused)")
+    p.add_argument("--influx-url", default=env("INFLUX_URL"),
+                   help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
+                        "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
+    p.add_argument("--influx-token", default=env("INFLUX_TOKEN"),
+                   help="API token for --influx-url (DCZ_INFLUX_TOKEN; prefer the variable: flags show in ps)")
+    p.add_argument("--influx-org", default=env("INFLUX_ORG", "datacityzen"),
+                   help="organisation for --influx-url (DCZ_INFLUX_ORG; default datacityzen)")
+    p.add_argument("--influx-bucket", default=env("INFLUX_BUCKET", "datacityzen"),
+                   help="bucket (database) for --influx-url (DCZ_INFLUX_BUCKET; default datacityzen)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -74,7 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--workdir", type=Path, default=None,
                      help="folder holding each simulated device's flash (default DATA_DIR/sim)")
     sim.add_argument("--timeout", type=float, default=None,
-                     help="give up after this many seconds (default: 60 + 3 x count x interval)")
+                     help="give up after this many seconds (default: 60 + 3 x count x interval + outage)")
+    sim.add_argument("--transport", choices=("wifi", "cellular", "lorawan"), default=None,
+                     help="the link the devices use (default: the kit's transport.link)")
+    sim.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                     help="make the network unreachable for this long during the run (default 0)")
+    sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
+                     help="power each device off when the broker has its N-th uplink but before the "
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
     sim.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
                      help="register the simulated kits through the server's admin API and publish with their own "
                           "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
@@ -101,9 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .broker_config import add_parser as add_broker_config_parser
 
     add_broker_config_parser(sub)
+    archive.add_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
+    from .flash.cli import add_parser as add_flash_parser
+
+    add_flash_parser(sub)
     return parser
 
 
@@ -120,7 +140,9 @@ def _settings(args) -> Settings:
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
                     alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
                     allow_anonymous=args.allow_anonymous, broker_username=env("BROKER_USERNAME") or None,
-                    broker_password=env("BROKER_PASSWORD") or None)
+                    broker_password=env("BROKER_PASSWORD") or None,
+                    influx_url=args.influx_url, influx_token=args.influx_token,
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -159,24 +181,30 @@ def cmd_sim(args) -> int:
 
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
+    if args.outage < 0:
+        raise ValueError("--outage must be >= 0 seconds")
     credentials = None
     if args.admin_token:
         credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices))
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
-                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
+                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
+                    credentials=credentials)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
     timeout = args.timeout
     if timeout is None and args.count is not None:
-        timeout = 60 + 3 * args.count * args.interval
+        timeout = 60 + 3 * args.count * args.interval + args.outage
     print(f"simulating {args.devices} x {args.kit} ({sim.runtime}) -> {args.broker}", flush=True)
     try:
         sim.run(timeout)
     except KeyboardInterrupt:
         pass
     for d in sim.devices:
-        print(f"{d.id}: {d.acked} readings acknowledged", flush=True)
+        seqs = ",".join(map(str, d.seqs))
+        print(f"{d.id}: {d.acked} readings acknowledged, {d.measured} measured, {d.boots} boot(s); "
+              f"seqs {seqs}", flush=True)
     return 0
 
 
@@ -235,9 +263,16 @@ def cmd_broker_config(args) -> int:
     return run(args)
 
 
+def cmd_flash(args) -> int:
+    from .flash.cli import cmd_flash as run
+
+    return run(args)
+
+
 COMMANDS = {"broker-config": cmd_broker_config, "serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
-            "atlas": atlas.run, "forward": forward.run}
+            "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
+            "archive": archive.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,8 @@ class Service:
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.mirror = None  # InfluxMirror when --influx-url is given
+        self.archiver = None  # DailyArchiver (yesterday into DATA_DIR/archive, once a day)
         self.alerts: AlertJob | None = None
         self.calibration_refresh: RefreshThread | None = None
         self.ecosystem_jobs: EcosystemJobs | None = None
@@ -65,6 +67,16 @@ class Service:
         if not s.broker:
             check_port_free(s.host, s.mqtt_port, "MQTT")
         self.store = DuckDBStore(s.data_dir)
+        if s.influx_url:
+            from .store.influx_writer import InfluxMirror
+
+            self.mirror = InfluxMirror(self.store, s.influx_url, s.influx_token, s.influx_org, s.influx_bucket)
+            self.mirror.start()
+        if s.daily_archive:
+            from .archive import DailyArchiver
+
+            self.archiver = DailyArchiver(self.store, Path(s.data_dir) / "archive")
+            self.archiver.start()
         # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
         self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
         self.calibration_refresh.start()
@@ -117,6 +129,10 @@ class Service:
             self.broker.stop()
         if self.ingest is not None:
             self.ingest.stop()
+        if self.archiver is not None:
+            self.archiver.stop()
+        if self.mirror is not None:
+            self.mirror.stop()
         if self.calibration_refresh is not None:
             self.calibration_refresh.stop()
         if self.ecosystem_jobs is not None:

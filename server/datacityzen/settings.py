@@ -53,6 +53,12 @@ class Settings:
     allow_anonymous: bool = False
     broker_username: str | None = None
     broker_password: str | None = field(default=None, repr=False)
+    # Time-series mirror (InfluxDB-v2-compatible line protocol); None = no mirror.
+    influx_url: str | None = None
+    influx_token: str | None = field(default=None, repr=False)
+    influx_org: str = "datacityzen"
+    influx_bucket: str = "datacityzen"
+    daily_archive: bool = True  # archive yesterday into data_dir/archive once a day
 
     @property
     def device_broker_address(self) -> tuple[str, int]:

@@ -12,14 +12,14 @@ from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import admin, airrohr, areas, atlas, devices, limits, readings, requests_board, reuse, subscriptions
+from . import admin, airrohr, areas, atlas, devices, limits, readings, requests_board, reuse, stats, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="DataCityZen",
         version=__version__,
-        description="Citizen environmental sensing: devices, raw readings and exports.",
+        description="Citizen environmental sensing: devices, raw and calibrated readings, statistics and uncapped exports.",
     )
     app.state.store = store
     limits.install(app)  # size and rate limits on every request (api/limits.py)
@@ -29,6 +29,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.state.registry = Registry.of(store)
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(stats.router)
     app.include_router(areas.router)
     app.include_router(home.router)
     app.include_router(admin.router)

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..store import device_reports
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
 from ..store.calibrated import ingest_hook
 from . import airrohr, wire_v1
@@ -131,6 +132,9 @@ class Ingestor:
                     self.store.update_status(
                         status.device, status.state, msg.payload.decode("utf-8"), msg.received_at
                     )
+                    if status.state == "online" and device_reports.supported(self.store):
+                        # the config revision it applied and its spool counters, kept past its will
+                        device_reports.record(self.store, status.device, status.fields, msg.received_at)
                     result.statuses += 1
                 else:
                     raise wire_v1.DecodeError(f"topic kind {kind!r} is not an uplink")

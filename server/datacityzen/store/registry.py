@@ -230,7 +230,11 @@ class Registry:
     # -- registration ------------------------------------------------------------------------------
     def register(self, kit: str, name: str, lat: float, lon: float, *, altitude_m: float | None = None,
                  email: str | None = None, device_id: str | None = None,
-                 precision_m: int = privacy.DEFAULT_PRECISION_M, now: datetime | None = None) -> Registration:
+                 precision_m: int = privacy.DEFAULT_PRECISION_M, now: datetime | None = None,
+                 secrets_given: dict | None = None) -> Registration:
+        """Register a device and its host. `secrets_given` ({"mqtt_password", "http_token",
+        "host_token"}, each optional) carries secrets the flash station made while offline and already
+        wrote to the board; they are stored hashed like generated ones."""
         kit = (kit or "").strip()
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,63}", kit):
             raise RegistryError(f"kit {kit!r}: use a kit id such as air-outdoor-v1")
@@ -257,7 +261,15 @@ class Registry:
         if self.exists(device_id):
             raise RegistryError(f"device {device_id!r} is already registered")
         now = naive_utc(now) if now else _now()
-        mqtt_password, http_token, host_token = new_token(), new_token(), new_token()
+        given = secrets_given or {}
+        for key in ("mqtt_password", "http_token", "host_token"):
+            value = given.get(key)
+            if value is not None and (not isinstance(value, str) or not 32 <= len(value) <= 128
+                                      or not re.fullmatch(r"[A-Za-z0-9_-]+", value)):
+                raise RegistryError(f"{key}: give 32 to 128 characters of A-Z, a-z, 0-9, _ and -")
+        mqtt_password = given.get("mqtt_password") or new_token()
+        http_token = given.get("http_token") or new_token()
+        host_token = given.get("host_token") or new_token()
         self._write([
             ("INSERT INTO registered_devices (id, kit, name, created_at) VALUES (?, ?, ?, ?)",
              [device_id, kit, name, now]),
