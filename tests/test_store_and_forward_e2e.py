@@ -77,14 +77,17 @@ def check_exactly_once(service, seqs, started, finished):
 
 
 @pytest.mark.slow
-def test_outage_reboot_mid_flush_and_unset_clock_store_every_reading_once(service, tmp_path):
+def test_outage_reboot_mid_flush_and_unset_clock_store_every_reading_once(make_service, tmp_path):
+    # the embedded broker refuses anonymous kits: the simulator registers its kit and logs in as it
+    service = make_service(admin_token="sf-admin-token")
     host, port = service.settings.broker_address
     workdir = tmp_path / "sim"
     unset_clock(workdir, ntp_fail_s=2)
     count = 14
     started = time.time()
     proc = subprocess.run(sim_cmd(f"mqtt://{host}:{port}", workdir, count,
-                                  "--outage", "8", "--reboot-mid-flush", "2", "--reboot-mid-flush", "5"),
+                                  "--outage", "8", "--reboot-mid-flush", "2", "--reboot-mid-flush", "5",
+                                  "--admin-token", "sf-admin-token", "--server", service.http_url),
                           capture_output=True, text=True, timeout=200)
     finished = time.time()
     assert proc.returncode == 0, proc.stdout + proc.stderr

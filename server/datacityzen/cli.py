@@ -40,6 +40,10 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
     p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
                    help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
+    p.add_argument("--allow-anonymous", action="store_true", default=env_flag("ALLOW_ANONYMOUS"),
+                   help="let MQTT clients without a registered device's credentials use the embedded broker, as "
+                        "before registration existed: any client may then publish as any device "
+                        "(DCZ_ALLOW_ANONYMOUS=1; default: refused)")
     p.add_argument("--influx-url", default=env("INFLUX_URL"),
                    help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
                         "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
@@ -88,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
                      help="power each device off when the broker has its N-th uplink but before the "
                           "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
+    sim.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
+                     help="register the simulated kits through the server's admin API and publish with their own "
+                          "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
+    sim.add_argument("--server", default=env("SERVER", "http://127.0.0.1:8080"),
+                     help="the server whose admin API registers the kits (DCZ_SERVER; default http://127.0.0.1:8080)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -106,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kits_parser(sub)
     calibrate.add_parser(sub)
+    from .broker_config import add_parser as add_broker_config_parser
+
+    add_broker_config_parser(sub)
     archive.add_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
@@ -129,6 +141,8 @@ def _settings(args) -> Settings:
                     smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
                     alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    allow_anonymous=args.allow_anonymous, broker_username=env("BROKER_USERNAME") or None,
+                    broker_password=env("BROKER_PASSWORD") or None,
                     influx_url=args.influx_url, influx_token=args.influx_token,
                     influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
@@ -164,13 +178,20 @@ def _echo(line: str) -> None:
 def cmd_sim(args) -> int:
     from .sim.runner import Simulator
 
+    from .sim.credentials import register_remote
+    from .sim.runner import device_ids
+
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
     if args.outage < 0:
         raise ValueError("--outage must be >= 0 seconds")
+    credentials = None
+    if args.admin_token:
+        credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices))
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
                     runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
-                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush))
+                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
+                    credentials=credentials)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
@@ -196,9 +217,14 @@ def cmd_demo(args) -> int:
     settings = _settings(args)
     service = Service(settings)
     service.start()
+    from .sim.credentials import register_local
+    from .sim.runner import device_ids
+
     host, port = settings.broker_address
+    # The demo's kits are registered like real ones and log in with their own credentials.
+    credentials = register_local(service.registry, args.kit, device_ids(args.kit, args.devices))
     sim = Simulator((host, port), args.kit, args.devices, None, args.interval, Path(args.data) / "sim",
-                    runtime=args.runtime, echo=_echo if args.verbose else None)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
@@ -233,13 +259,19 @@ def cmd_noise(args) -> int:
     return run(args)
 
 
+def cmd_broker_config(args) -> int:
+    from .broker_config import run
+
+    return run(args)
+
+
 def cmd_flash(args) -> int:
     from .flash.cli import cmd_flash as run
 
     return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+COMMANDS = {"broker-config": cmd_broker_config, "serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
             "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
             "archive": archive.run, "exhibition": exhibition.run}
@@ -249,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=env("LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     from .service import PortInUse
+    from .sim.credentials import RegistrationError
     from .sim.runner import SimError
 
     try:
         return COMMANDS[args.command](args)
-    except (PortInUse, SimError, ValueError) as exc:
+    except (PortInUse, SimError, RegistrationError, ValueError) as exc:
         print(f"datacityzen {args.command}: {exc}", file=sys.stderr)
         return 2
 

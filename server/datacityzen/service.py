@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -12,6 +13,10 @@ import uvicorn
 from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
+from .broker_config import INTERNAL_SECRET_FILE, internal_password
+from .broker_plugins import INTERNAL_USER, BrokerPolicy
+from .store.registry import Registry
+from .ingest.embedded import DurableIngest
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
 from .settings import Settings, env
@@ -81,11 +86,24 @@ class Service:
         self.ecosystem_jobs = EcosystemJobs(self.store, float(env("ECOSYSTEM_INTERVAL_S", 30)))
         self.ecosystem_jobs.start()
         if not s.broker:
-            self.broker = EmbeddedBroker(s.host, s.mqtt_port)
+            # The embedded broker stores each uplink before acknowledging it (ingest/embedded.py):
+            # no reading is lost if this process dies between the device's PUBACK and the commit.
+            self.ingest = DurableIngest(Ingestor(self.store))
+            self.ingest.start()
+            # Devices log in with their registered credentials (broker_plugins.py); the server's own
+            # clients (downlinks, tests' observers) with a password made for this run.
+            policy = BrokerPolicy(check_device=Registry.of(self.store).check_mqtt,
+                                  internal_password=secrets.token_urlsafe(24),
+                                  allow_anonymous=s.allow_anonymous, ingest=self.ingest)
+            self.broker = EmbeddedBroker(s.host, s.mqtt_port, policy=policy)
             self.broker.start()
-        host, port = s.broker_address
-        self.ingest = MqttIngest(Ingestor(self.store), host, port)
-        self.ingest.start()
+        else:
+            host, port = s.broker_address
+            username, password = s.broker_username, s.broker_password
+            if username is None and (Path(s.data_dir) / INTERNAL_SECRET_FILE).exists():
+                username, password = INTERNAL_USER, internal_password(s.data_dir)
+            self.ingest = MqttIngest(Ingestor(self.store), host, port, username=username, password=password)
+            self.ingest.start()
         self.app = app = create_app(self.store, s)
         for name, value in self.app_state.items():
             setattr(app.state, name, value)
@@ -112,10 +130,11 @@ class Service:
             self._http_thread.join(timeout=10)
         if self.alerts is not None:
             self.alerts.stop()
-        if self.ingest is not None:
-            self.ingest.stop()
+        # The embedded broker first: it stops taking messages that the ingest could no longer store.
         if self.broker is not None:
             self.broker.stop()
+        if self.ingest is not None:
+            self.ingest.stop()
         if self.archiver is not None:
             self.archiver.stop()
         if self.mirror is not None:

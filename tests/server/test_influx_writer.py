@@ -163,7 +163,10 @@ def test_serve_mirrors_what_it_ingests(tmp_path, victoria):
             "readings": [{"seq": r.seq, "time": int(r.time.timestamp()), "values": r.values} for r in up.readings],
         }).encode()
         host, port = service.settings.broker_address
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="influx-test")
+        # the embedded broker takes only registered devices, logged in as themselves
+        password = service.registry.register("air-outdoor-v1", "S", 44.84, -0.58, device_id="dev-s").mqtt_password
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dev-s")
+        c.username_pw_set("dev-s", password)
         c.connect(host, port)
         c.loop_start()
         c.publish("dcz/v1/dev-s/up", payload, qos=1).wait_for_publish(10)

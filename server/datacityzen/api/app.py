@@ -14,7 +14,7 @@ from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import admin, airrohr, areas, atlas, devices, live, readings, requests_board, reuse, stats, subscriptions
+from . import admin, airrohr, areas, atlas, devices, limits, live, readings, requests_board, reuse, stats, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -24,6 +24,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
         description="Citizen environmental sensing: devices, raw and calibrated readings, statistics and uncapped exports.",
     )
     app.state.store = store
+    limits.install(app)  # size and rate limits on every request (api/limits.py)
     # Without settings (tests building an app around a store): no admin token, so the admin API
     # answers 403 until one is configured.
     app.state.settings = settings or Settings(data_dir=Path("."))

@@ -19,6 +19,10 @@ from . import airrohr, wire_v1
 
 log = logging.getLogger(__name__)
 
+# The quarantine keeps a rejected message's bytes so a person can see what came; an oversized one
+# (a broker or proxy without a size limit) keeps only its head, so junk cannot fill the disk.
+QUARANTINE_KEEP_BYTES = wire_v1.MAX_PAYLOAD
+
 
 # Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
 # put what the request said outside its body into the topic; see each module's docstring).
@@ -107,6 +111,14 @@ class Ingestor:
         uplinks: list[tuple[wire_v1.Uplink, Message]] = []
         rejected: list[QuarantineEntry] = []
         for msg in messages:
+            if len(msg.payload) > wire_v1.MAX_PAYLOAD:
+                rejected.append(QuarantineEntry(
+                    msg.received_at, msg.transport, msg.topic,
+                    f"payload of {len(msg.payload)} bytes exceeds the {wire_v1.MAX_PAYLOAD}-byte limit "
+                    f"(first {QUARANTINE_KEEP_BYTES} bytes kept)",
+                    bytes(msg.payload[:QUARANTINE_KEEP_BYTES]),
+                ))
+                continue
             try:
                 decoder = UPLINK_DECODERS.get(msg.transport)
                 if decoder is not None:

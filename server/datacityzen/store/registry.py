@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import privacy
+from ..broker_config import mosquitto_hash
 
 DEVICE_ID = re.compile(r"^[a-z0-9-]{3,40}$")  # docs/wire-format.md
 EMAIL = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -275,6 +276,9 @@ class Registry:
             ("INSERT INTO hosts VALUES (?, ?, ?)", [device_id, email or None, now]),
             ("INSERT INTO device_credentials VALUES (?, 'mqtt', ?, ?)", [device_id, hash_secret(mqtt_password), now]),
             ("INSERT INTO device_credentials VALUES (?, 'http', ?, ?)", [device_id, hash_secret(http_token), now]),
+            # for a production mosquitto's password file (broker_config.py): its own hash format
+            ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)",
+             [device_id, mosquitto_hash(mqtt_password), now]),
             ("INSERT INTO host_tokens VALUES (?, ?, ?, NULL)", [token_hash(host_token), device_id, now]),
             ("DELETE FROM device_sites WHERE device = ?", [device_id]),
             ("INSERT INTO device_sites VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -336,6 +340,10 @@ class Registry:
                 self._verified[(kind, device)] = fast
         return ok
 
+    def mosquitto_hashes(self) -> dict[str, str]:
+        """Device id -> its MQTT password in mosquitto's `$7$` format (broker_config.py)."""
+        return dict(self._query("SELECT device, secret_hash FROM device_credentials WHERE kind = 'mosquitto'"))
+
     def check_mqtt(self, username: str, password: str) -> bool:
         """True when `password` is the MQTT password of device `username` (the device id)."""
         return self._check("mqtt", username, password)
@@ -354,6 +362,8 @@ class Registry:
              [hash_secret(mqtt_password), now, device]),
             ("UPDATE device_credentials SET secret_hash = ?, created_at = ? WHERE device = ? AND kind = 'http'",
              [hash_secret(http_token), now, device]),
+            ("DELETE FROM device_credentials WHERE device = ? AND kind = 'mosquitto'", [device]),
+            ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)", [device, mosquitto_hash(mqtt_password), now]),
         ])
         with self._verified_lock:
             self._verified.pop(("mqtt", device), None)
