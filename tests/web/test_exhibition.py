@@ -77,7 +77,16 @@ class Kit:
 
     def __init__(self, service, device, kit="exhibition-v1"):
         self.service, self.device, self.kit, self.seq = service, device, kit, 0
+        # A kit logs in with its own registered credentials (the broker refuses anonymous clients).
+        from datacityzen.store.registry import Registry, RegistryError
+
+        registry = Registry.of(service.store)
+        try:
+            password = registry.register(kit, device, 44.84, -0.58, device_id=device).mqtt_password
+        except RegistryError:  # registered before (a server restarted on the same data): new password
+            password = registry.rotate_credentials(device)[0]
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+        self.client.username_pw_set(device, password)
         self.client.connect("127.0.0.1", service.settings.mqtt_port)
         self.client.loop_start()
 

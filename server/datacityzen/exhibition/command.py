@@ -135,7 +135,10 @@ def public_url(args) -> str | None:
     return None  # the page then uses the address it was opened with
 
 
-def build_simulators(args, broker: tuple[str, int], data_dir: Path, echo=None):
+def build_simulators(args, broker: tuple[str, int], data_dir: Path, echo=None, registry=None):
+    """The rehearsal kits; with `registry`, each is registered like a real kit and logs in with its
+    own credentials (the embedded broker refuses anonymous clients)."""
+    from ..sim.credentials import register_local
     from ..sim.runner import Simulator, device_ids, load_kit
 
     sims = []
@@ -146,7 +149,9 @@ def build_simulators(args, broker: tuple[str, int], data_dir: Path, echo=None):
         for device in device_ids(kit_id, n):
             write_scene(workdir / device, kit, seed, args.sim_events_every)
             seed += 1
-        sims.append(Simulator(broker, kit_id, n, None, args.interval, workdir, runtime=args.runtime, echo=echo))
+        credentials = register_local(registry, kit_id, device_ids(kit_id, n)) if registry is not None else None
+        sims.append(Simulator(broker, kit_id, n, None, args.interval, workdir, runtime=args.runtime, echo=echo,
+                              credentials=credentials))
     return sims
 
 
@@ -174,9 +179,14 @@ def run(args) -> int:
     echo = (lambda line: print(line, flush=True)) if args.verbose else None
     host, port = settings.broker_address
     broker = ("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)
-    sims = build_simulators(args, broker, Path(args.data), echo)
+    parse_simulate(args.simulate)  # a bad --simulate is refused before anything starts
     service = Service(settings, app_state={"exhibition": config})
     service.start()
+    try:
+        sims = build_simulators(args, broker, Path(args.data), echo, registry=service.registry)
+    except BaseException:
+        service.stop()
+        raise
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     page = f"http://{host}:{args.http_port}/exhibition"
     print(f"DataCityZen exhibition: open {page} full screen "
