@@ -150,7 +150,10 @@ def test_offline_flash_then_queue_sent_then_the_board_boots_and_publishes(tmp_pa
     # The flashed flash folder boots as the board would, on simulated hardware, and publishes.
     device["sampling"] = {"interval_s": 2, "average_s": 1, "warmup_s": 0, "max_readings": 2}
     (b.flash_dir / "device.json").write_text(json.dumps(device))
-    env = {**os.environ, "MICROPYPATH": os.pathsep.join([str(SIM_HW), ".", ".frozen"])}
+    from datacityzen.sim.runner import compile_tree
+
+    hw = compile_tree(SIM_HW, tmp_path / "hw")  # the simulated hardware precompiled, as the simulator runs it
+    env = {**os.environ, "MICROPYPATH": os.pathsep.join([str(hw), ".", ".frozen"])}
     from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HW_ALLOWANCE_KB
 
     heap = f"heapsize={FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB}K"
