@@ -4,12 +4,16 @@
 #            a reading leaves the spool only after the broker's PUBACK
 #   status:  publishes the device status now and then
 # The spool sits between them, so a link that is down costs nothing but a backlog.
+# Readings do not wait for the clock: before NTP answers, a reading carries the boot number and
+# the seconds since boot; once the clock is set the spool gets this boot's anchor (Unix time at
+# uptime 0) and hands such readings out with their real time (transport/spool.py).
 import gc
 import time
 
 import asyncio
 import log
 from micropython import const
+from transport.wire import DECIMALS
 from version import VERSION
 
 # Unix time of 2024-01-01: a clock below this has not been set (NTP not reached yet).
@@ -38,14 +42,23 @@ class App:
         self.kit = cfg["kit_id"]
         self.buses = board.make_buses(cfg)
         self.sampler = sensors.build(cfg, self.buses, cfg["sampling"])
-        self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"])
+        self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"], cfg["spool"].get("seg_bytes", 16384))
         if link is None:
             from transport.links import make_link
 
             link = make_link(cfg, self.device, self.kit, VERSION)
         self.link = link
         self.link.on_config = self.apply_config
-        self.booted_ms = time.ticks_ms()
+        # Seconds since boot that do not wrap: time.ticks_ms() wraps (after 12.4 days on the ESP32,
+        # 2**30 ms), so the difference is accumulated at least once per measurement cycle.
+        self._up_last = time.ticks_ms()
+        self._up_s = 0
+        self._up_ms = 0
+        self.clock_anchored = False
+        self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
+        self.config_rejected = None
+        self.status_due = asyncio.Event()
+        self.connected_once = False
         self.last_errors = []
         self.readings_ready = asyncio.Event()
         self.wdt = None
@@ -61,7 +74,13 @@ class App:
         flags = {}
         errors = []
         await self.sampler.measure(values, flags, errors)
-        reading = {"time": unix_time(), "values": values}
+        for q in values:  # the wire's resolution (decimals + 1): shorter records on flash
+            values[q] = round(values[q], DECIMALS.get(q, 3))
+        up = self.uptime_s()
+        if clock_is_set():
+            reading = {"time": unix_time(), "values": values}
+        else:  # time fixed up from this boot's anchor once the clock is set (spool.peek)
+            reading = {"up": up, "values": values}
         if flags:
             reading["flags"] = flags
         if errors:
@@ -70,12 +89,13 @@ class App:
         seq = self.spool.append(reading)
         for e in errors:
             log.event("sensor_error", sensor=e["sensor"], error=e["error"], seq=seq)
-        log.event("measured", seq=seq, n=len(values))
+        log.event("measured", seq=seq, n=len(values), free=gc.mem_free())
         self.readings_ready.set()
         return reading
 
     async def flush_once(self):
         """Send one batch from the spool; return how many readings the broker acknowledged."""
+        self.anchor_clock()
         batch = self.spool.peek(self.cfg["batch_max"])
         if not batch:
             return 0
@@ -85,32 +105,48 @@ class App:
         log.event("acked", seq=last, n=len(batch), pending=self.spool.pending())
         return len(batch)
 
+    def uptime_s(self):
+        now = time.ticks_ms()
+        ms = self._up_ms + time.ticks_diff(now, self._up_last)
+        self._up_last = now
+        self._up_s += ms // 1000
+        self._up_ms = ms % 1000
+        return self._up_s
+
+    def anchor_clock(self):
+        """Once the clock is set, give the spool this boot's anchor (Unix time at uptime 0)."""
+        if not self.clock_anchored and clock_is_set():
+            self.spool.set_clock(unix_time() - self.uptime_s())
+            self.clock_anchored = True
+            log.event("clock_set", boot=self.spool.boot)
+
     def status(self):
-        return {
+        s = {
             "state": "online",
             "kit": self.kit,
             "firmware": VERSION,
-            "uptime_s": time.ticks_diff(time.ticks_ms(), self.booted_ms) // 1000,
+            "uptime_s": self.uptime_s(),
+            "boot": self.spool.boot,
             "spool_pending": self.spool.pending(),
             "spool_dropped": self.spool.dropped,
+            "spool_untimed": self.spool.untimed,
             "free_heap": gc.mem_free(),
             "errors": self.last_errors,
         }
+        if self.config_rev is not None:
+            s["config_rev"] = self.config_rev
+        if self.config_rejected:
+            s["config_rejected"] = self.config_rejected
+        return s
 
     def apply_config(self, update):
-        """A downlink config: overlay it now and keep it for the next boot."""
-        import config  # loaded on demand: run() unloads it once the configuration is read
+        """A downlink config: checked, applied, kept and acknowledged (downlink.py)."""
+        import downlink
 
-        sampling = update.get("sampling")
-        if isinstance(sampling, dict):
-            self.cfg["sampling"] = config.merged(self.cfg["sampling"], sampling)
-        config.save_downlink(update)
-        log.event("config_applied", keys=",".join(update))
+        downlink.apply(self, update)
 
     # -- the tasks --------------------------------------------------------------------------------
     async def measure_loop(self):
-        while not clock_is_set():  # readings need a real time; the send task syncs the clock
-            await asyncio.sleep_ms(500)
         budget = self.cfg["sampling"].get("max_readings")  # None: measure forever
         taken = 0
         while budget is None or taken < budget:
@@ -134,6 +170,8 @@ class App:
         from transport.wifi_mqtt import backoff_ms
 
         attempt = 0
+        ntp_tried = None
+        ntp_wait = 2500
         while True:
             if not self.link.connected:
                 try:
@@ -143,11 +181,13 @@ class App:
                     log.event("connected", attempt=attempt)
                     attempt = 0
                 except Exception as exc:
-                    delay = backoff_ms(attempt)
-                    log.event("connect_failed", attempt=attempt, retry_ms=delay, error=repr(exc))
+                    delay = backoff_ms(attempt, cap_ms=getattr(self.link, "backoff_cap_ms", 300000))
+                    log.event("connect_failed", attempt=attempt, retry_ms=delay, free=gc.mem_free(), error=repr(exc))
                     attempt += 1
+                    self.maybe_open_portal()
                     await asyncio.sleep_ms(delay)
                     continue
+                self.close_portal()
             try:
                 sent = await self.flush_once()
             except Exception as exc:
@@ -155,16 +195,51 @@ class App:
                 await self.link.close()
                 continue
             if sent == 0:
+                if not clock_is_set() and (ntp_tried is None or
+                                           time.ticks_diff(time.ticks_ms(), ntp_tried) > ntp_wait):
+                    ntp_tried = time.ticks_ms()  # readings wait for their time: try NTP again,
+                    ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
+                    sync_clock()
+                    continue
                 self.readings_ready.clear()
                 try:
                     await asyncio.wait_for_ms(self.readings_ready.wait(), 5000)
                 except asyncio.TimeoutError:
                     pass
 
+    # -- the setup portal, when the configured network is missing ---------------------------------
+    def maybe_open_portal(self):
+        """Once the configured network has been absent for wifi.portal_after_s, reboot into the setup
+        portal (portal.py): its code and sockets do not fit in RAM beside the running app. Once per
+        outage: after a portal that timed out (PORTAL_SKIP), the app keeps measuring into the spool
+        until the network is back."""
+        absent = getattr(self.link, "network_absent_ms", None)
+        if absent is None or absent() < int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
+            return
+        if _exists(PORTAL_SKIP):
+            return
+        with open(PORTAL_FLAG, "w") as f:
+            f.write("network absent")
+        reset("portal")
+
+    def close_portal(self):
+        """Connected: a later outage may open the portal again."""
+        if not self.connected_once:
+            self.connected_once = True
+            try:
+                import os
+
+                os.remove(PORTAL_SKIP)
+            except OSError:
+                pass
+
     async def status_loop(self):
-        every_ms = int(self.cfg["status_every_s"] * 1000)
         while True:
-            await asyncio.sleep_ms(every_ms)
+            self.status_due.clear()
+            try:
+                await asyncio.wait_for_ms(self.status_due.wait(), int(self.cfg["status_every_s"] * 1000))
+            except asyncio.TimeoutError:
+                pass
             if self.link.connected:
                 try:
                     await self.link.publish_status(self.status())
@@ -242,4 +317,41 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
+    if not cfg["wifi"].get("ssid") or _exists(PORTAL_FLAG):
+        # first boot (nothing to join yet) or the network went missing: ask the host
+        import os
+
+        import portal
+
+        try:
+            os.remove(PORTAL_FLAG)
+        except OSError:
+            pass
+        why = asyncio.run(portal.Portal(cfg).serve())  # returns unless the settings were saved
+        if why == "timeout" and cfg["wifi"].get("ssid"):
+            with open(PORTAL_SKIP, "w") as f:  # back to measuring; no portal again until connected
+                f.write(why)
+        reset(why)
+        return
     asyncio.run(App(cfg).main())
+
+
+PORTAL_FLAG = "portal.flag"  # next boot opens the portal
+PORTAL_SKIP = "portal.skip"  # the portal timed out: do not reopen it before the network is back
+
+
+def _exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def reset(reason):
+    log.event("reset", reason=reason)
+    import machine
+
+    machine.reset()

@@ -11,9 +11,16 @@ def defaults():
         "sampling": {"interval_s": 60, "average_s": 5, "sample_period_s": 1, "warmup_s": None,
                      # stop measuring after this many readings this boot (simulator, bench tests)
                      "max_readings": None},
-        "wifi": {"ssid": "", "password": ""},
-        "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60},
-        "spool": {"dir": "spool", "max_bytes": 256 * 1024},
+        # No ssid: the setup portal opens (portal.py); so it does when the network is absent 20 s.
+        "wifi": {"ssid": "", "password": "", "portal_after_s": 20},
+        # "tls": {"ca": "ca.pem"} (a CA bundle file on flash, PEM) encrypts and checks the broker's
+        # certificate; "server_hostname" when the certificate's name is not "host".
+        "mqtt": {"host": "", "port": 1883, "username": None, "password": None, "keepalive_s": 60,
+                 "tls": None, "backoff_cap_s": 300},
+        # 768 KiB: about 5,400 readings of air-outdoor-v1 (145 bytes each), 9 days at 145 s
+        # (tests/firmware/test_spool_store_forward.py); the ESP32's littlefs partition is 2 MiB on
+        # a 4 MiB board (MicroPython's partitions.csv). 16 KiB segments: at most 48 in RAM.
+        "spool": {"dir": "spool", "max_bytes": 768 * 1024, "seg_bytes": 16384},
         "batch_max": 20,
         "status_every_s": 300,
         "safe_mode_pin": None,
@@ -56,8 +63,22 @@ def read_json(path, required):
         raise ConfigError(path + " is not valid JSON")
 
 
+def read_kit(kit_file):
+    # The flash tool also writes the kit as a compiled module (kitdef.mpy): no JSON parsing at boot.
+    # A kit.json beside it wins, so a kit edited on the board by hand is not ignored.
+    try:
+        return read_json(kit_file, True)
+    except ConfigError:
+        try:
+            import kitdef
+
+            return kitdef.kit()
+        except ImportError:
+            raise ConfigError("missing " + kit_file + ": flash the device with its kit and config")
+
+
 def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE):
-    kit = read_json(kit_file, True)
+    kit = read_kit(kit_file)
     device = read_json(device_file, True)
     downlink = read_json(downlink_file, False)
     kit.pop("name", None)  # display names (several languages) are for people, not for the device
@@ -75,7 +96,7 @@ def load(kit_file=KIT_FILE, device_file=DEVICE_FILE, downlink_file=DOWNLINK_FILE
     cfg["kit_id"] = kit.get("id")
     if not cfg.get("device_id"):
         raise ConfigError(device_file + " has no device_id")
-    if not cfg["mqtt"].get("host"):
+    if not cfg["mqtt"].get("host") and cfg["wifi"].get("ssid"):
         raise ConfigError(device_file + " has no mqtt.host")
     return cfg
 

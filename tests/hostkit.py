@@ -15,11 +15,19 @@ def admin_headers(token=ADMIN_TOKEN):
     return {"Authorization": f"Bearer {token}"}
 
 
+# MQTT passwords of the devices registered here: publish_history logs in as the device, as a kit does
+# (the broker refuses anonymous clients and checks the device's own topics).
+PASSWORDS: dict[str, str] = {}
+
+
 def register(service, name="Balcon Chartrons", lat=BORDEAUX[0], lon=BORDEAUX[1], altitude_m=20.0, **extra):
     body = {"kit": "air-outdoor-v1", "name": name, "lat": lat, "lon": lon, "altitude_m": altitude_m, **extra}
     r = httpx.post(service.http_url + "/api/v1/admin/devices", json=body, headers=admin_headers(), timeout=30)
     assert r.status_code == 201, r.text
-    return r.json()
+    out = r.json()
+    if "mqtt" in out:
+        PASSWORDS[out["id"]] = out["mqtt"]["password"]
+    return out
 
 
 def stored(service, device):
@@ -31,7 +39,8 @@ def publish_history(service, device, start, end, interval_s=145.0, seed=7, quant
     """Publish readings for [start, end) (Unix seconds); returns how many readings were sent."""
     kwargs = {"quantities": quantities} if quantities else {}
     host, port = service.settings.broker_address
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"history-{device}")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+    client.username_pw_set(device, PASSWORDS[device])
     client.max_inflight_messages_set(100)
     client.connect(host, port)
     client.loop_start()

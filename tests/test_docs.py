@@ -16,7 +16,7 @@ def subcommands():
 
 def test_every_flag_of_every_subcommand_is_in_docs_cli():
     text = CLI_DOC.read_text(encoding="utf-8")
-    sections = dict(re.findall(r"^## `datacityzen (\w+)`\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M))
+    sections = dict(re.findall(r"^## `datacityzen ([\w-]+)`\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M))
     for name, sub in subcommands().items():
         assert name in sections, f"docs/cli.md has no section for `datacityzen {name}`"
         for action in sub._actions:

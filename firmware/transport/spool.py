@@ -5,13 +5,24 @@ Layout of the spool directory:
   8 hex digits of CRC-32 over the JSON, the JSON of the reading, "\\n". A line whose CRC does not match
   (a power cut mid-write tears the last one) is ignored, and after a reboot appends go to a new segment
   so a torn tail is never glued to a good record.
-- `state`: "<acked seq> <seq reserved up to>", replaced atomically (write `state.tmp`, rename).
-  Sequence numbers are reserved in blocks of `_SEQ_BLOCK`, so `state` is written once per block
-  rather than per reading; a reboot skips the rest of the block (seq stays strictly increasing, with
-  gaps). Acknowledging rewrites `state` and deletes fully acknowledged segments; it never rewrites a
-  segment.
+- `state`: "<acked seq> <seq reserved up to> <boot> <dropped>", replaced atomically (write
+  `state.tmp`, rename). Sequence numbers are reserved in blocks of `_SEQ_BLOCK`, so `state` is written
+  once per block rather than per reading; a reboot skips the rest of the block (seq stays strictly
+  increasing, with gaps). `boot` counts the boots (written once per boot); `dropped` counts the
+  readings lost to a full spool or an unknown time, over the life of the spool.
+- `clock`: JSON {"<boot>": <Unix time at that boot's uptime 0>}, the anchor of each boot whose clock was
+  set, kept while readings of that boot may wait.
+
+Time: a reading taken before the clock is set is appended with "boot" (this boot's number) and "up"
+(seconds since boot) instead of "time". Once the clock is set, `set_clock()` records the boot's
+anchor and peek() hands such readings out with "time" = anchor + up; so a reading is only ever sent
+with a real time. Readings of a boot that ended before its clock was ever set have no possible time:
+peek() drops them at the head of the queue and counts them (`untimed`, also added to `dropped`).
+
 When the spool exceeds `max_bytes`, the oldest segment is deleted and its unacknowledged readings are
-counted in `dropped` (since boot).
+counted in `dropped`. Capacity (tests/firmware/test_spool_store_forward.py): a record of the
+air-outdoor-v1 kit is about 145 bytes, so the 768 KiB of config.py keep about 5,400 readings, 9 days
+at 145 s; RAM holds one small list per segment (48 of 16 KiB when full).
 """
 import json
 import os
@@ -25,6 +36,7 @@ except ImportError:  # CPython fallback
 
 _SEQ_BLOCK = const(100)
 _SEQ_LIMIT = const(0x7FFFFFFF)  # the wire format keeps seq below 2**31
+_MAX_ANCHORS = const(16)
 _SEG_SUFFIX = ".seg"
 
 
@@ -40,15 +52,25 @@ def _exists(path):
         return False
 
 
+def _replace(tmp, final):
+    try:
+        os.rename(tmp, final)
+    except OSError:  # FAT will not rename over a file; readers fall back to the .tmp file
+        os.remove(final)
+        os.rename(tmp, final)
+
+
 class Spool:
-    def __init__(self, path, max_bytes=65536, seg_bytes=4096):
+    def __init__(self, path, max_bytes=65536, seg_bytes=8192):
         self.path = path
         self.max_bytes = max_bytes
         self.seg_bytes = min(seg_bytes, max(256, max_bytes // 4))
-        self.dropped = 0
+        self.untimed = 0  # readings dropped this boot because their time can never be known
         if not _exists(path):
             os.mkdir(path)
-        self._acked, self._reserved = self._read_state()
+        self._acked, self._reserved, boot, self.dropped = self._read_state()
+        self.boot = boot + 1
+        self._anchors = self._read_anchors()
         # segments: list of [first_seq, last_seq, unacked count, bytes], oldest first.
         self._segs = []
         next_seq = max(self._reserved, self._acked + 1)
@@ -62,7 +84,9 @@ class Spool:
             if last + 1 > next_seq:
                 next_seq = last + 1
         self._next = next_seq
+        self._reserved = next_seq  # the next append reserves a fresh block (and records this boot)
         self._open_seg = None  # first seq of the segment appended to; None: start a new one
+        self._write_state()
         self._drop_acked()
 
     # ---- files ------------------------------------------------------------------------------
@@ -73,22 +97,38 @@ class Spool:
         for name in ("state", "state.tmp"):
             try:
                 with open(self.path + "/" + name) as f:
-                    a, r = f.read().split()
-                return int(a), int(r)
+                    parts = f.read().split()
+                v = [int(p) for p in parts]
+                if len(v) == 2:  # a spool written before boots were counted
+                    v += [0, 0]
+                if len(v) == 4:
+                    return v
             except (OSError, ValueError):
                 pass
-        return -1, 0
+        return [-1, 0, 0, 0]
 
     def _write_state(self):
         tmp = self.path + "/state.tmp"
         with open(tmp, "w") as f:
-            f.write("%d %d" % (self._acked, self._reserved))
-        final = self.path + "/state"
-        try:
-            os.rename(tmp, final)
-        except OSError:  # FAT will not rename over a file; _read_state falls back to state.tmp
-            os.remove(final)
-            os.rename(tmp, final)
+            f.write("%d %d %d %d" % (self._acked, self._reserved, self.boot, self.dropped))
+        _replace(tmp, self.path + "/state")
+
+    def _read_anchors(self):
+        for name in ("clock", "clock.tmp"):
+            try:
+                with open(self.path + "/" + name) as f:
+                    d = json.load(f)
+                if isinstance(d, dict):
+                    return {int(k): d[k] for k in d}
+            except (OSError, ValueError):
+                pass
+        return {}
+
+    def _write_anchors(self):
+        tmp = self.path + "/clock.tmp"
+        with open(tmp, "w") as f:
+            json.dump({str(k): self._anchors[k] for k in self._anchors}, f)
+        _replace(tmp, self.path + "/clock")
 
     def _records(self, first):
         """Yield (seq, json str) for each intact record of a segment."""
@@ -122,7 +162,10 @@ class Spool:
 
     # ---- contract ---------------------------------------------------------------------------
     def append(self, reading):
-        """Assign the next seq to `reading` (sets reading["seq"]), store it durably, return seq."""
+        """Assign the next seq to `reading` (sets reading["seq"]), store it durably, return seq.
+
+        `reading` holds "time" (Unix seconds), or, before the clock is set, "up" (seconds since boot:
+        "boot" is added here)."""
         seq = self._next
         if seq > _SEQ_LIMIT:
             raise SpoolError("sequence numbers exhausted")
@@ -133,6 +176,8 @@ class Spool:
         reading["seq"] = seq
         rest = dict(reading)
         del rest["seq"]
+        if "time" not in rest:
+            rest["boot"] = self.boot
         body = json.dumps(rest, separators=(",", ":"))
         body = '{"seq":%d%s%s' % (seq, "," if len(body) > 2 else "", body[1:])
         line = "%08x%s\n" % (crc32(body.encode()), body)
@@ -153,25 +198,64 @@ class Spool:
         total = 0
         for s in self._segs:
             total += s[3]
+        lost = 0
         while total > self.max_bytes and len(self._segs) > 1:
             s = self._segs.pop(0)
             os.remove(self._seg_path(s[0]))
-            self.dropped += s[2]
+            lost += s[2]
             total -= s[3]
+        if lost:
+            self.dropped += lost
+            self._write_state()
+
+    def set_clock(self, unix_at_boot):
+        """The clock is set: `unix_at_boot` is the Unix time (s) of this boot's uptime 0. Readings of
+        this boot stored with "up" get their time from it."""
+        if self._anchors.get(self.boot) == unix_at_boot:
+            return
+        self._anchors[self.boot] = unix_at_boot
+        while len(self._anchors) > _MAX_ANCHORS:
+            del self._anchors[min(self._anchors)]
+        self._write_anchors()
 
     def peek(self, n):
-        """The oldest up to `n` unacknowledged readings (dicts, oldest first)."""
+        """The oldest up to `n` unacknowledged readings that have a time (dicts, oldest first).
+
+        Stops before a reading of this boot taken before the clock was set (it waits for
+        set_clock()); drops, and counts, readings of earlier boots that never had their clock set."""
         out = []
+        skip_to = -1
         for s in self._segs:
             if len(out) >= n:
                 break
             if s[2] == 0:
                 continue
             for seq, body in self._records(s[0]):
-                if seq > self._acked:
-                    out.append(json.loads(body))
-                    if len(out) >= n:
-                        break
+                if seq <= self._acked:
+                    continue
+                r = json.loads(body)
+                if "time" not in r:
+                    boot = r.pop("boot", -1)
+                    t0 = self._anchors.get(boot)
+                    if t0 is None:
+                        if boot == self.boot or out:
+                            return self._dropped_untimed(skip_to, out)  # wait / send what we have
+                        skip_to = seq  # no time can ever be known: drop it
+                        continue
+                    r["time"] = t0 + r.pop("up", 0)
+                out.append(r)
+                if len(out) >= n:
+                    break
+        return self._dropped_untimed(skip_to, out)
+
+    def _dropped_untimed(self, skip_to, out):
+        if skip_to >= 0:
+            lost = self.pending()
+            self.ack(skip_to)
+            lost -= self.pending()
+            self.untimed += lost
+            self.dropped += lost
+            self._write_state()
         return out
 
     def ack(self, upto_seq):
@@ -185,6 +269,11 @@ class Spool:
             if s[0] > upto_seq:
                 break
             s[2] = self._scan(s[0])[1]
+        keep = self._anchors.get(self.boot)
+        if not self._segs and len(self._anchors) > (0 if keep is None else 1):
+            # nothing waits: earlier boots' anchors are of no more use
+            self._anchors = {} if keep is None else {self.boot: keep}
+            self._write_anchors()
 
     def _drop_acked(self):
         while self._segs and self._segs[0][1] <= self._acked:
@@ -197,6 +286,12 @@ class Spool:
         n = 0
         for s in self._segs:
             n += s[2]
+        return n
+
+    def bytes_used(self):
+        n = 0
+        for s in self._segs:
+            n += s[3]
         return n
 
     @property

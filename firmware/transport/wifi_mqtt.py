@@ -2,9 +2,14 @@
 
 The link connects once per connect() call; the app's loop reconnects after a failure, waiting
 backoff_ms(attempt) between attempts (attempt = consecutive failures, reset to 0 after a success).
+With cfg["mqtt"]["tls"] = {"ca": "<PEM file on flash>"} the connection is TLS and the broker's
+certificate must verify against that CA bundle; a refused certificate is a LinkError that says so.
+`network_absent_ms()` tells the app how long the configured network has been missing (the setup
+portal opens after cfg["wifi"]["portal_after_s"]).
 """
 import asyncio
 import random
+import time
 
 from micropython import const
 
@@ -45,6 +50,16 @@ def _alloc_buf(size):
 # Payload limit when no buffer could be allocated: a heap that refused 1 KB must not be asked for
 # wire.MAX_PAYLOAD (16 KB, plus its copy as bytes) per uplink; small uplinks still get through.
 _FALLBACK_PAYLOAD = const(1024)
+_STAT_NO_AP_FOUND = const(201)  # network.STAT_NO_AP_FOUND on the ESP32 port
+
+
+def _tls_context(tls):
+    from transport import tls as _tls
+
+    try:
+        return _tls.context(tls)
+    except ValueError as e:
+        raise LinkError(str(e))
 
 
 async def _sleep_ms(ms):
@@ -63,13 +78,18 @@ class WifiMqttLink:
         self.on_config = None  # callable(dict) for each valid downlink config
         self.bad_configs = 0
         self._wlan = None
+        self._absent_since = None  # ticks_ms when the network was first seen missing
         m = cfg["mqtt"]
+        tls = m.get("tls")
+        self.backoff_cap_ms = int(m.get("backoff_cap_s", 300) * 1000)
         self._client = MQTTClient(
             device, m["host"], m.get("port", 1883),
             username=m.get("username") or None, password=m.get("password") or None,
             keepalive=m.get("keepalive_s", 60), clean_session=True,
             will=(wire.topic_status(device), wire.offline_will(device), 1, True),
             on_message=self._on_message,
+            ssl=_tls_context(tls) if tls is not None else None,
+            server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
         )
         # One payload buffer for the life of the link (see wire.encode_batch), allocated now, before
         # the connection's streams and tasks fragment the heap (at the first send, a heap with 18 KB
@@ -101,6 +121,10 @@ class WifiMqttLink:
         w.connect(wifi["ssid"], wifi["password"])
         waited = 0
         while not w.isconnected():
+            if w.status() == _STAT_NO_AP_FOUND:
+                if self._absent_since is None:
+                    self._absent_since = time.ticks_ms()
+                raise LinkError("Wi-Fi: network %r not found" % wifi["ssid"])
             if waited >= _WIFI_TIMEOUT_MS:
                 try:
                     w.disconnect()
@@ -109,9 +133,18 @@ class WifiMqttLink:
                 raise LinkError("Wi-Fi: no connection to %r after %d s" % (wifi["ssid"], waited // 1000))
             await _sleep_ms(200)
             waited += 200
+        self._absent_since = None
+
+    def network_absent_ms(self):
+        """How long the configured Wi-Fi network has been missing (0 when seen or connected)."""
+        if self._absent_since is None:
+            return 0
+        return time.ticks_diff(time.ticks_ms(), self._absent_since)
 
     async def connect(self):
         """Wi-Fi, MQTT (will = offline status), subscribe to our config, publish online status."""
+        if self._client.connected:  # the Wi-Fi went away under a live session: drop it
+            await self._client.abort()
         await self._wifi_up()
         try:
             await self._client.connect()

@@ -8,8 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
-from .commands import atlas, calibrate, consolidate, forward
+from .commands import archive, atlas, calibrate, consolidate, forward
 from .settings import Settings, default_data_dir, env, env_flag, parse_mqtt_url
+from .exhibition import command as exhibition
 
 
 def _add_server_flags(p: argparse.ArgumentParser) -> None:
@@ -39,6 +40,19 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="seconds between alert checks (DCZ_ALERT_INTERVAL; default 60)")
     p.add_argument("--webhook-allow-private", action="store_true", default=env_flag("WEBHOOK_ALLOW_PRIVATE"),
                    help="let hosts' webhooks target loopback and private addresses (DCZ_WEBHOOK_ALLOW_PRIVATE=1)")
+    p.add_argument("--allow-anonymous", action="store_true", default=env_flag("ALLOW_ANONYMOUS"),
+                   help="let MQTT clients without a registered device's credentials use the embedded broker, as "
+                        "before registration existed: any client may then publish as any device "
+                        "(DCZ_ALLOW_ANONYMOUS=1; default: refused)")
+    p.add_argument("--influx-url", default=env("INFLUX_URL"),
+                   help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
+                        "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
+    p.add_argument("--influx-token", default=env("INFLUX_TOKEN"),
+                   help="API token for --influx-url (DCZ_INFLUX_TOKEN; prefer the variable: flags show in ps)")
+    p.add_argument("--influx-org", default=env("INFLUX_ORG", "datacityzen"),
+                   help="organisation for --influx-url (DCZ_INFLUX_ORG; default datacityzen)")
+    p.add_argument("--influx-bucket", default=env("INFLUX_BUCKET", "datacityzen"),
+                   help="bucket (database) for --influx-url (DCZ_INFLUX_BUCKET; default datacityzen)")
 
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
@@ -72,7 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--workdir", type=Path, default=None,
                      help="folder holding each simulated device's flash (default DATA_DIR/sim)")
     sim.add_argument("--timeout", type=float, default=None,
-                     help="give up after this many seconds (default: 60 + 3 x count x interval)")
+                     help="give up after this many seconds (default: 60 + 3 x count x interval + outage)")
+    sim.add_argument("--transport", choices=("wifi", "cellular", "lorawan"), default=None,
+                     help="the link the devices use (default: the kit's transport.link)")
+    sim.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
+                     help="make the network unreachable for this long during the run (default 0)")
+    sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
+                     help="power each device off when the broker has its N-th uplink but before the "
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
+    sim.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
+                     help="register the simulated kits through the server's admin API and publish with their own "
+                          "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
+    sim.add_argument("--server", default=env("SERVER", "http://127.0.0.1:8080"),
+                     help="the server whose admin API registers the kits (DCZ_SERVER; default http://127.0.0.1:8080)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -91,9 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kits_parser(sub)
     calibrate.add_parser(sub)
+    from .broker_config import add_parser as add_broker_config_parser
+
+    add_broker_config_parser(sub)
+    archive.add_parser(sub)
     consolidate.add_parser(sub)
     atlas.add_parser(sub)
     forward.add_parser(sub)
+    from .flash.cli import add_parser as add_flash_parser
+
+    add_flash_parser(sub)
+    exhibition.add_parser(sub, _add_server_flags)
     return parser
 
 
@@ -108,7 +142,11 @@ def _settings(args) -> Settings:
                     public_mqtt=args.public_mqtt, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
                     smtp_user=args.smtp_user, smtp_password=env("SMTP_PASSWORD") or None,
                     smtp_from=args.smtp_from, smtp_starttls=args.smtp_starttls,
-                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private)
+                    alert_interval_s=args.alert_interval, webhook_allow_private=args.webhook_allow_private,
+                    allow_anonymous=args.allow_anonymous, broker_username=env("BROKER_USERNAME") or None,
+                    broker_password=env("BROKER_PASSWORD") or None,
+                    influx_url=args.influx_url, influx_token=args.influx_token,
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
 
 
 def _wait_for_signal() -> None:
@@ -142,16 +180,26 @@ def _echo(line: str) -> None:
 def cmd_sim(args) -> int:
     from .sim.runner import Simulator
 
+    from .sim.credentials import register_remote
+    from .sim.runner import device_ids
+
     host, port = parse_mqtt_url(args.broker)
     workdir = args.workdir or default_data_dir() / "sim"
+    if args.outage < 0:
+        raise ValueError("--outage must be >= 0 seconds")
+    credentials = None
+    if args.admin_token:
+        credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices, args.variant))
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
-                    runtime=args.runtime, echo=_echo if args.verbose else None, variant=args.variant)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
+                    outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
+                    credentials=credentials, variant=args.variant)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
     timeout = args.timeout
     if timeout is None and args.count is not None:
-        timeout = 60 + 3 * args.count * args.interval
+        timeout = 60 + 3 * args.count * args.interval + args.outage
     kit = f"{args.kit} ({args.variant})" if args.variant else args.kit
     print(f"simulating {args.devices} x {kit} ({sim.runtime}) -> {args.broker}", flush=True)
     try:
@@ -159,7 +207,9 @@ def cmd_sim(args) -> int:
     except KeyboardInterrupt:
         pass
     for d in sim.devices:
-        print(f"{d.id}: {d.acked} readings acknowledged", flush=True)
+        seqs = ",".join(map(str, d.seqs))
+        print(f"{d.id}: {d.acked} readings acknowledged, {d.measured} measured, {d.boots} boot(s); "
+              f"seqs {seqs}", flush=True)
     return 0
 
 
@@ -170,9 +220,15 @@ def cmd_demo(args) -> int:
     settings = _settings(args)
     service = Service(settings)
     service.start()
+    from .sim.credentials import register_local
+    from .sim.runner import device_ids
+
     host, port = settings.broker_address
+    # The demo's kits are registered like real ones and log in with their own credentials.
+    credentials = register_local(service.registry, args.kit, device_ids(args.kit, args.devices, args.variant))
     sim = Simulator((host, port), args.kit, args.devices, None, args.interval, Path(args.data) / "sim",
-                    runtime=args.runtime, echo=_echo if args.verbose else None, variant=args.variant)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials,
+                    variant=args.variant)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
@@ -207,20 +263,34 @@ def cmd_noise(args) -> int:
     return run(args)
 
 
-COMMANDS = {"serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
+def cmd_broker_config(args) -> int:
+    from .broker_config import run
+
+    return run(args)
+
+
+def cmd_flash(args) -> int:
+    from .flash.cli import cmd_flash as run
+
+    return run(args)
+
+
+COMMANDS = {"broker-config": cmd_broker_config, "serve": cmd_serve, "sim": cmd_sim, "demo": cmd_demo, "kits": cmd_kits, "noise": cmd_noise,
             "calibrate": calibrate.run, "consolidate": consolidate.run, "devices": cmd_devices,
-            "atlas": atlas.run, "forward": forward.run}
+            "atlas": atlas.run, "forward": forward.run, "flash": cmd_flash,
+            "archive": archive.run, "exhibition": exhibition.run}
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=env("LOG_LEVEL", "WARNING"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     from .service import PortInUse
+    from .sim.credentials import RegistrationError
     from .sim.runner import SimError
 
     try:
         return COMMANDS[args.command](args)
-    except (PortInUse, SimError, ValueError) as exc:
+    except (PortInUse, SimError, RegistrationError, ValueError) as exc:
         print(f"datacityzen {args.command}: {exc}", file=sys.stderr)
         return 2
 

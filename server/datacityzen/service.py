@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 
 from .alerts import AlertJob
 from .api.app import create_app
 from .broker import EmbeddedBroker
+from .broker_config import INTERNAL_SECRET_FILE, internal_password
+from .broker_plugins import INTERNAL_USER, BrokerPolicy
+from .store.registry import Registry
+from .ingest.embedded import DurableIngest
 from .ingest.mqtt_consumer import MqttIngest
 from .ingest.pipeline import Ingestor
 from .settings import Settings, env
@@ -38,13 +44,17 @@ def check_port_free(host: str, port: int, what: str) -> None:
 
 
 class Service:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, app_state: dict | None = None):
         self.settings = settings
+        self.app_state = app_state or {}  # extra app.state entries, e.g. the exhibition's settings
+        self.app = None
         self.store = None
         self.broker: EmbeddedBroker | None = None
         self.ingest: MqttIngest | None = None
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
+        self.mirror = None  # InfluxMirror when --influx-url is given
+        self.archiver = None  # DailyArchiver (yesterday into DATA_DIR/archive, once a day)
         self.alerts: AlertJob | None = None
         self.calibration_refresh: RefreshThread | None = None
         self.ecosystem_jobs: EcosystemJobs | None = None
@@ -59,6 +69,16 @@ class Service:
         if not s.broker:
             check_port_free(s.host, s.mqtt_port, "MQTT")
         self.store = DuckDBStore(s.data_dir)
+        if s.influx_url:
+            from .store.influx_writer import InfluxMirror
+
+            self.mirror = InfluxMirror(self.store, s.influx_url, s.influx_token, s.influx_org, s.influx_bucket)
+            self.mirror.start()
+        if s.daily_archive:
+            from .archive import DailyArchiver
+
+            self.archiver = DailyArchiver(self.store, Path(s.data_dir) / "archive")
+            self.archiver.start()
         # Window quality flags (stuck, spike, silence, drift) over recent data, every few minutes.
         self.calibration_refresh = RefreshThread(self.store, float(env("CALIBRATION_REFRESH_S", 300)))
         self.calibration_refresh.start()
@@ -66,12 +86,27 @@ class Service:
         self.ecosystem_jobs = EcosystemJobs(self.store, float(env("ECOSYSTEM_INTERVAL_S", 30)))
         self.ecosystem_jobs.start()
         if not s.broker:
-            self.broker = EmbeddedBroker(s.host, s.mqtt_port)
+            # The embedded broker stores each uplink before acknowledging it (ingest/embedded.py):
+            # no reading is lost if this process dies between the device's PUBACK and the commit.
+            self.ingest = DurableIngest(Ingestor(self.store))
+            self.ingest.start()
+            # Devices log in with their registered credentials (broker_plugins.py); the server's own
+            # clients (downlinks, tests' observers) with a password made for this run.
+            policy = BrokerPolicy(check_device=Registry.of(self.store).check_mqtt,
+                                  internal_password=secrets.token_urlsafe(24),
+                                  allow_anonymous=s.allow_anonymous, ingest=self.ingest)
+            self.broker = EmbeddedBroker(s.host, s.mqtt_port, policy=policy)
             self.broker.start()
-        host, port = s.broker_address
-        self.ingest = MqttIngest(Ingestor(self.store), host, port)
-        self.ingest.start()
-        app = create_app(self.store, s)
+        else:
+            host, port = s.broker_address
+            username, password = s.broker_username, s.broker_password
+            if username is None and (Path(s.data_dir) / INTERNAL_SECRET_FILE).exists():
+                username, password = INTERNAL_USER, internal_password(s.data_dir)
+            self.ingest = MqttIngest(Ingestor(self.store), host, port, username=username, password=password)
+            self.ingest.start()
+        self.app = app = create_app(self.store, s)
+        for name, value in self.app_state.items():
+            setattr(app.state, name, value)
         self.registry = app.state.registry
         self.alerts = AlertJob(self.store, self.registry, s)
         self.alerts.start()
@@ -88,15 +123,22 @@ class Service:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        if self.app is not None:
+            self.app.state.live.close()  # ends the open live streams, which uvicorn would wait for
         if self._http is not None:
             self._http.should_exit = True
             self._http_thread.join(timeout=10)
         if self.alerts is not None:
             self.alerts.stop()
-        if self.ingest is not None:
-            self.ingest.stop()
+        # The embedded broker first: it stops taking messages that the ingest could no longer store.
         if self.broker is not None:
             self.broker.stop()
+        if self.ingest is not None:
+            self.ingest.stop()
+        if self.archiver is not None:
+            self.archiver.stop()
+        if self.mirror is not None:
+            self.mirror.stop()
         if self.calibration_refresh is not None:
             self.calibration_refresh.stop()
         if self.ecosystem_jobs is not None:

@@ -46,6 +46,19 @@ class Settings:
     # Host-chosen webhooks may not target loopback or private addresses (the server would otherwise
     # reach services behind its firewall for anyone holding a host link); tests and LANs opt in.
     webhook_allow_private: bool = False
+    # MQTT (docs/security.md): the embedded broker refuses clients without a registered device's
+    # credentials unless allow_anonymous (older setups). With an external broker the server logs in as
+    # broker_username/broker_password (DCZ_BROKER_USERNAME/DCZ_BROKER_PASSWORD, or the internal user
+    # `datacityzen broker-config` created in the data directory).
+    allow_anonymous: bool = False
+    broker_username: str | None = None
+    broker_password: str | None = field(default=None, repr=False)
+    # Time-series mirror (InfluxDB-v2-compatible line protocol); None = no mirror.
+    influx_url: str | None = None
+    influx_token: str | None = field(default=None, repr=False)
+    influx_org: str = "datacityzen"
+    influx_bucket: str = "datacityzen"
+    daily_archive: bool = True  # archive yesterday into data_dir/archive once a day
 
     @property
     def device_broker_address(self) -> tuple[str, int]:

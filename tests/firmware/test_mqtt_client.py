@@ -9,6 +9,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from datacityzen.ingest import wire_v1
+from fwsim import compiled_dir
 from mpy import FIRMWARE, run_mpy
 
 DEVICE = "dcz-test01"
@@ -221,7 +222,7 @@ async def main():
     await link.close()
     print("backoff", all(0 <= backoff_ms(a) <= min(300000, 1000 << a) for a in range(40)))
 asyncio.run(main())
-""").stdout
+""", extra_path=(compiled_dir(),)).stdout  # precompiled, as on the board (source needs more heap)
         assert "connected True" in out
         assert "config [{'sampling': {'interval_s': 120}}]" in out
         assert "backoff True" in out

@@ -12,9 +12,16 @@ import pytest
 NOW = int(datetime.now(timezone.utc).timestamp())
 
 
-def publish(host, port, topic, payload: bytes):
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    c.connect(host, port)
+def publish(service, topic, payload: bytes):
+    """Publish as the topic's device, registered on first use (the broker refuses anonymous clients)."""
+    device = topic.split("/")[2]
+    passwords = service.__dict__.setdefault("test_passwords", {})
+    if device not in passwords:
+        passwords[device] = service.registry.register("air-outdoor-v1", device, 44.84, -0.58,
+                                                      device_id=device).mqtt_password
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+    c.username_pw_set(device, passwords[device])
+    c.connect(*service.settings.broker_address)
     c.loop_start()
     try:
         c.publish(topic, payload, qos=1).wait_for_publish(10)
@@ -44,10 +51,9 @@ def wait_for(predicate, timeout=10.0):
 
 @pytest.fixture
 def loaded(service):
-    host, port = service.settings.broker_address
-    publish(host, port, "dcz/v1/dev-a/up", uplink("dev-a", range(5)))
-    publish(host, port, "dcz/v1/dev-a/up", uplink("dev-a", range(5)))  # delivered twice
-    publish(host, port, "dcz/v1/dev-b/up", uplink("dev-b", range(2)))
+    publish(service, "dcz/v1/dev-a/up", uplink("dev-a", range(5)))
+    publish(service, "dcz/v1/dev-a/up", uplink("dev-a", range(5)))  # delivered twice
+    publish(service, "dcz/v1/dev-b/up", uplink("dev-b", range(2)))
     assert wait_for(lambda: service.ingest.totals["stored"] + service.ingest.totals["duplicates"] >= 12)
     return service
 
@@ -110,11 +116,10 @@ def test_missing_parameters_are_4xx(service):
 
 
 def test_bad_message_is_quarantined_and_changes_nothing(loaded):
-    host, port = loaded.settings.broker_address
     before = httpx.get(loaded.http_url + "/api/v1/devices").json()
     bad = uplink("dev-a", [99]).replace(b'"pm2_5"', b'"radon"')
-    publish(host, port, "dcz/v1/dev-a/up", bad)
-    publish(host, port, "dcz/v1/dev-c/up", b"\xff not json")
+    publish(loaded, "dcz/v1/dev-a/up", bad)
+    publish(loaded, "dcz/v1/dev-c/up", b"\xff not json")
     assert wait_for(lambda: loaded.ingest.totals["quarantined"] >= 2)
     assert httpx.get(loaded.http_url + "/api/v1/devices").json() == before
     reasons = {q["topic"]: (q["reason"], bytes(q["payload"])) for q in loaded.store.quarantined()}
@@ -123,8 +128,7 @@ def test_bad_message_is_quarantined_and_changes_nothing(loaded):
 
 
 def test_status_message_updates_device_state(loaded):
-    host, port = loaded.settings.broker_address
-    publish(host, port, "dcz/v1/dev-b/status", b'{"version":1,"device":"dev-b","state":"offline"}')
+    publish(loaded, "dcz/v1/dev-b/status", b'{"version":1,"device":"dev-b","state":"offline"}')
     assert wait_for(lambda: loaded.ingest.totals["statuses"] >= 1)
     states = {d["id"]: d["state"] for d in httpx.get(loaded.http_url + "/api/v1/devices").json()}
     assert states["dev-b"] == "offline"

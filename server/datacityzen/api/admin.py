@@ -64,6 +64,10 @@ class DeviceCreate(BaseModel):
     airrohr: str | None = Field(None, examples=["esp8266-13463342"],
                                 description="register an airrohr (Sensor.Community) node with this id instead of a kit")
     airrohr_open: bool = Field(False, description="airrohr: accept its Sensor.Community pushes on X-Sensor alone")
+    mqtt_password: str | None = Field(None, min_length=32, max_length=128,
+                                      description="set by the flash station when it registered offline")
+    http_token: str | None = Field(None, min_length=32, max_length=128)
+    host_token: str | None = Field(None, min_length=32, max_length=128)
 
 
 @router.post("/devices", status_code=201, summary="Register a device and its host")
@@ -84,7 +88,9 @@ def add_device(body: DeviceCreate, request: Request, _: Admin):
             raise RegistryError("give a kit id (or airrohr for a Sensor.Community node) / donnez un kit")
         else:
             reg = registry.register(body.kit, body.name, body.lat, body.lon, altitude_m=body.altitude_m,
-                                    email=body.email, device_id=body.id, precision_m=body.precision_m)
+                                    email=body.email, device_id=body.id, precision_m=body.precision_m,
+                                    secrets_given={"mqtt_password": body.mqtt_password,
+                                                   "http_token": body.http_token, "host_token": body.host_token})
     except RegistryError as exc:
         status = 409 if "already registered" in str(exc) else 400
         raise HTTPException(status, str(exc)) from None

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from ..ingest import airrohr
 from ..ingest.pipeline import Ingestor, Message
 from ..store.airrohr_nodes import AirrohrNodes
+from .limits import check_device_rate
 
 router = APIRouter(tags=["airrohr ingest"])
 
@@ -92,12 +93,14 @@ def _check_node(request: Request, node: str, *, header_identity: bool) -> None:
     creds = _basic_auth(request)
     if creds is None:
         if header_identity and info["open_push"]:
+            check_device_rate(request, node)
             return
         raise _unauthorized(f"basic auth required for {node} (user {node}, password: its token) "
                             f"/ authentification basic requise pour {node}")
     user, password = creds
     if user.strip().lower() != node or not registry.check_http_token(node, password):
         raise _unauthorized(f"wrong user or password for {node} / utilisateur ou mot de passe erroné pour {node}")
+    check_device_rate(request, node)  # 429 + Retry-After past the device's share (api/limits.py)
 
 
 async def _body(request: Request) -> bytes:

@@ -6,6 +6,8 @@ query for a browser link); an unknown or revoked key gets 401 rather than silent
 """
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -89,7 +91,8 @@ class LicenceMiddleware:
             return
         host = headers.get("host", "localhost")
         base = f"{scope.get('scheme', 'http')}://{host}"
-        extra = reuse.licence_headers(base, path)
+        # The path is percent-encoded: a header must be latin-1, a path may hold any character.
+        extra = reuse.licence_headers(base, quote(path, safe="/:@!$&'()*+,;=-._~"))
         token = reuse.current_api_key.set(key)
 
         async def send_with_licence(message):

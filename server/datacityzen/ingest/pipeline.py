@@ -12,11 +12,16 @@ from typing import Sequence
 
 import numpy as np
 
+from ..store import device_reports
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
 from ..store.calibrated import ingest_hook
 from . import airrohr, wire_v1
 
 log = logging.getLogger(__name__)
+
+# The quarantine keeps a rejected message's bytes so a person can see what came; an oversized one
+# (a broker or proxy without a size limit) keeps only its head, so junk cannot fill the disk.
+QUARANTINE_KEEP_BYTES = wire_v1.MAX_PAYLOAD
 
 
 # Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
@@ -106,6 +111,14 @@ class Ingestor:
         uplinks: list[tuple[wire_v1.Uplink, Message]] = []
         rejected: list[QuarantineEntry] = []
         for msg in messages:
+            if len(msg.payload) > wire_v1.MAX_PAYLOAD:
+                rejected.append(QuarantineEntry(
+                    msg.received_at, msg.transport, msg.topic,
+                    f"payload of {len(msg.payload)} bytes exceeds the {wire_v1.MAX_PAYLOAD}-byte limit "
+                    f"(first {QUARANTINE_KEEP_BYTES} bytes kept)",
+                    bytes(msg.payload[:QUARANTINE_KEEP_BYTES]),
+                ))
+                continue
             try:
                 decoder = UPLINK_DECODERS.get(msg.transport)
                 if decoder is not None:
@@ -119,6 +132,9 @@ class Ingestor:
                     self.store.update_status(
                         status.device, status.state, msg.payload.decode("utf-8"), msg.received_at
                     )
+                    if status.state == "online" and device_reports.supported(self.store):
+                        # the config revision it applied and its spool counters, kept past its will
+                        device_reports.record(self.store, status.device, status.fields, msg.received_at)
                     result.statuses += 1
                 else:
                     raise wire_v1.DecodeError(f"topic kind {kind!r} is not an uplink")

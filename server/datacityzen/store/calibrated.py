@@ -207,6 +207,14 @@ class CalibratedLayer:
                 cur.execute("BEGIN TRANSACTION")
                 try:
                     written = self._write(cur, out, np.ones(out["seq"].size, dtype=bool))
+                    # The store's calibrated hooks (the time-series mirror's outbox) see the new rows
+                    # in this transaction (store/duckdb_store.py; `batch_calibrated`).
+                    hooks = getattr(self.store, "calibrated_hooks", ())
+                    if written and hooks:
+                        cur.register("batch_calibrated", out)
+                        for hook in hooks:
+                            hook(cur)
+                        cur.unregister("batch_calibrated")
                     cur.execute("COMMIT")
                 except BaseException:
                     cur.execute("ROLLBACK")

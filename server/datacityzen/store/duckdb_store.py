@@ -4,19 +4,30 @@ Two tables make the raw layer: `raw_readings` (one row per device and sequence n
 provenance) and `raw_values` (one row per reading and quantity, with the firmware's flags). Bulk
 inserts go through DuckDB's scan of numpy arrays; idempotence is an anti-join on (device, seq), so a
 message delivered twice, or a batch repeating itself, stores each reading once.
+
+The calibrated layer (`calibrated_values`) sits beside it; queries read either layer through the
+same `Selection`, optionally aggregated in fixed windows, and come back as Arrow record batches
+straight from DuckDB's streaming result: a year of one-minute data is never held in memory.
+
+Extension point: `insert_hooks` and `calibrated_hooks` run inside the insert transaction with the
+new rows visible to the cursor (`new_keys`, `batch_readings`, `batch_values`; `batch_calibrated`),
+so whatever they write (the time-series mirror's outbox) commits or rolls back with the readings.
 """
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
-from .base import InsertResult, QuarantineEntry, ReadingBatch
+from .base import Aggregation, InsertResult, QuarantineEntry, ReadingBatch, Selection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -94,6 +105,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def _memory_limit() -> str:
+    """DCZ_DUCKDB_MEMORY_LIMIT (e.g. 512MB, 4GB), default 2GB."""
+    value = os.environ.get("DCZ_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.I):
+        raise ValueError(f"DCZ_DUCKDB_MEMORY_LIMIT={value!r} must look like 512MB or 4GB")
+    return value
+
+
 def _naive_utc(t: datetime | None) -> datetime | None:
     if t is None or t.tzinfo is None:
         return t
@@ -105,12 +127,35 @@ class DuckDBStore:
 
     FILENAME = "datacityzen.duckdb"
 
-    def __init__(self, data_dir: str | Path):
+    def __init__(self, data_dir: str | Path, read_only: bool = False):
+        """Open (or create) the store. `read_only` opens an existing file for reading only (tools that
+        run beside a stopped server); a file another process has open for writing cannot be opened."""
         self.path = Path(data_dir) / self.FILENAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(self.path))
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no DataCityZen database at {self.path}")
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self.path))
         self._write_lock = threading.Lock()
-        self._con.execute(SCHEMA)
+        # A bound on DuckDB's working memory: a full export sorts every row it returns, and past this
+        # the sort spills to DATA_DIR/datacityzen.duckdb.tmp instead of growing the process.
+        self._con.execute(f"SET memory_limit = '{_memory_limit()}'")
+        if not read_only:
+            self._con.execute(SCHEMA)
+        # Called inside the insert transaction with the cursor (see the module docstring).
+        self.insert_hooks: list[Callable] = []
+        self.calibrated_hooks: list[Callable] = []
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """For modules under `store/` that keep their own tables in the same file."""
+        return self._con
+
+    @property
+    def write_lock(self) -> threading.Lock:
+        return self._write_lock
 
     # -- writes ---------------------------------------------------------------------------------
     def insert(self, batch: ReadingBatch) -> InsertResult:
@@ -160,6 +205,8 @@ class DuckDBStore:
                        FROM batch_values v SEMI JOIN new_keys USING (device, seq)"""
                 )
                 stored = cur.execute("SELECT count(*) FROM new_keys").fetchone()[0]
+                for hook in self.insert_hooks:
+                    hook(cur)
                 cur.execute(
                     """INSERT INTO devices (id, kit, firmware, first_seen, last_seen, state)
                        SELECT device, arg_max(kit, received_at), arg_max(firmware, received_at),
@@ -177,6 +224,49 @@ class DuckDBStore:
                 cur.close()
         devices = tuple(sorted(set(batch.readings_device.tolist())))
         return InsertResult(stored=int(stored), duplicates=len(batch) - int(stored), devices=devices)
+
+    CALIBRATED_COLUMNS = ("device", "seq", "time", "quantity", "value", "flags", "model", "model_version",
+                          "calibration")
+
+    def insert_calibrated(self, columns: dict[str, np.ndarray]) -> int:
+        """Append calibrated values (one array per column of `calibrated_values`), in one transaction.
+
+        The calibration helpers may write the table themselves; going through here also runs the
+        `calibrated_hooks` (the time-series mirror), so the calibrated layer is mirrored too.
+        """
+        n = len(columns["seq"])
+        if n == 0:
+            return 0
+        rows = {c: columns[c] for c in self.CALIBRATED_COLUMNS}
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.register("batch_calibrated", rows)
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute(
+                    f"INSERT INTO calibrated_values SELECT {', '.join(self.CALIBRATED_COLUMNS)} "
+                    "FROM batch_calibrated"
+                )
+                for hook in self.calibrated_hooks:
+                    hook(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+        return n
+
+    def set_site(self, device: str, lat: float, lon: float, public_lat: float, public_lon: float,
+                 precision_m: int = 100, altitude_m: float | None = None) -> None:
+        """Where a device stands (registration writes this; tests and tools too)."""
+        with self._write_lock:
+            self._con.cursor().execute(
+                """INSERT OR REPLACE INTO device_sites
+                   (device, lat, lon, altitude_m, precision_m, public_lat, public_lon)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [device, lat, lon, altitude_m, precision_m, public_lat, public_lon],
+            )
 
     def quarantine(self, entries: Sequence[QuarantineEntry]) -> None:
         if not entries:
@@ -277,6 +367,205 @@ class DuckDBStore:
                 yield chunk
         finally:
             cur.close()
+
+    # -- queries over either layer ---------------------------------------------------------------
+    def hidden_periods(self, devices: Sequence[str] | None = None) -> list[tuple[str, datetime, datetime | None]]:
+        """(device, start, end) periods public outputs leave out: publication pauses and deleted
+        periods (store/registry.py keeps them; end None: still open). Empty without a registry."""
+        cur = self._con.cursor()
+        try:
+            tables = {r[0] for r in cur.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('publication_pauses', 'deleted_periods')"
+            ).fetchall()}
+            parts = [f"SELECT device, start_at, end_at FROM {t}" for t in sorted(tables)]
+            if not parts:
+                return []
+            sql = f"SELECT * FROM ({' UNION ALL '.join(parts)})"
+            params: list = []
+            if devices is not None:
+                sql += " WHERE device IN (SELECT unnest(?::VARCHAR[]))"
+                params.append(list(devices))
+            return cur.execute(sql + " ORDER BY 1, 2", params).fetchall()
+        finally:
+            cur.close()
+
+    def _hidden_sql(self, devices: Sequence[str] | None) -> tuple[list[str], list]:
+        where, params = [], []
+        for device, start, end in self.hidden_periods(devices):
+            if end is None:
+                where.append("NOT (device = ? AND time >= ?)")
+                params += [device, start]
+            else:
+                where.append("NOT (device = ? AND time >= ? AND time < ?)")
+                params += [device, start, end]
+        return where, params
+
+    def selection_devices(self, sel: Selection) -> list[str]:
+        """The device ids a selection covers (its ids, those whose public location is in its bbox)."""
+        if sel.bbox is None:
+            return sorted(set(sel.devices or ()))
+        min_lon, min_lat, max_lon, max_lat = sel.bbox
+        sql = ("SELECT device FROM device_sites WHERE public_lon BETWEEN ? AND ? AND public_lat BETWEEN ? AND ?")
+        params: list = [min_lon, max_lon, min_lat, max_lat]
+        if sel.devices is not None:
+            sql += " AND device IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(sel.devices))
+        cur = self._con.cursor()
+        try:
+            return sorted(r[0] for r in cur.execute(sql, params).fetchall())
+        finally:
+            cur.close()
+
+    def _selection_sql(self, sel: Selection) -> tuple[str, str, list]:
+        """(table, WHERE clause, parameters) for a selection, for public outputs: locations are
+        public_* only, and the periods hosts keep private are left out."""
+        table = "raw_values" if sel.layer == "raw" else "calibrated_values"
+        where = ["quantity IN (SELECT unnest(?::VARCHAR[]))"]
+        params: list = [list(sel.quantities)]
+        if sel.devices is not None:
+            where.append("device IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(sel.devices))
+        if sel.bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = sel.bbox
+            where.append(
+                "device IN (SELECT device FROM device_sites WHERE public_lon BETWEEN ? AND ? "
+                "AND public_lat BETWEEN ? AND ?)"
+            )
+            params += [min_lon, max_lon, min_lat, max_lat]
+        if sel.start is not None:
+            where.append("time >= ?")
+            params.append(_naive_utc(sel.start))
+        if sel.end is not None:
+            where.append("time < ?")
+            params.append(_naive_utc(sel.end))
+        hidden, hidden_params = self._hidden_sql(sel.devices if sel.bbox is None else None)
+        return table, " AND ".join(where + hidden), params + hidden_params
+
+    _AGG_SQL = {
+        "mean": "avg(value)",
+        "min": "min(value)",
+        "max": "max(value)",
+        "median": "median(value)",
+        "count": "count(value)::DOUBLE",
+    }
+
+    def readings_sql(self, sel: Selection, aggregation: Aggregation | None = None) -> tuple[str, list]:
+        """The SQL of a readings query (also what the query benchmark runs directly)."""
+        table, where, params = self._selection_sql(sel)
+        if aggregation is not None:
+            sql = (
+                f"SELECT time_bucket(to_seconds(?::BIGINT), time) AS time, device, quantity, "
+                f"{self._AGG_SQL[aggregation.agg]} AS value, count(value) AS count "
+                f"FROM {table} WHERE {where} GROUP BY ALL ORDER BY device, quantity, time"
+            )
+            return sql, [aggregation.every_s] + params
+        flags = "CASE WHEN flags IS NULL OR flags = '' THEN []::VARCHAR[] ELSE string_split(flags, ',') END"
+        extra, order_extra = "", ""
+        if sel.layer == "calibrated":
+            extra, order_extra = ", model, model_version", ", model, model_version"
+        sql = (
+            f"SELECT time, device, quantity, value, seq, {flags} AS flags{extra} FROM {table} "
+            f"WHERE {where} ORDER BY device, quantity, time, seq{order_extra}"
+        )
+        return sql, params
+
+    def _stream(self, sql: str, params: list, chunk_rows: int) -> pa.RecordBatchReader:
+        """Run a query and hand back its result as a reader of record batches, streamed.
+
+        The query runs (and fails, for a bad query) here; rows are produced as the reader is read.
+        The cursor closes when the reader is exhausted or dropped.
+        """
+        cur = self._con.cursor()
+        try:
+            source = cur.sql(sql, params=params).to_arrow_reader(chunk_rows)
+        except BaseException:
+            cur.close()
+            raise
+
+        def batches():
+            try:
+                for batch in source:
+                    if batch.num_rows:
+                        yield batch
+            finally:
+                cur.close()
+
+        return pa.RecordBatchReader.from_batches(source.schema, batches())
+
+    def reading_batches(
+        self, selection: Selection, aggregation: Aggregation | None = None, chunk_rows: int = 65_536
+    ) -> pa.RecordBatchReader:
+        """Record batches ordered by device, quantity, time, streamed from DuckDB.
+
+        Columns: time (UTC, naive), device, quantity, value, seq, flags (list of names), plus
+        model and model_version for the calibrated layer; aggregated: time (window start), device,
+        quantity, value (the statistic), count (values in the window).
+        """
+        sql, params = self.readings_sql(selection, aggregation)
+        return self._stream(sql, params, chunk_rows)
+
+    def stats_sql(self, sel: Selection, every_s: int | None = None, pooled: bool = False) -> tuple[str, list]:
+        table, where, params = self._selection_sql(sel)
+        stats = (
+            "count(DISTINCT device) AS devices, count(value) AS count, avg(value) AS mean, "
+            "min(value) AS min, max(value) AS max, median(value) AS median, "
+            "stddev_samp(value) AS stddev, min(time) AS first, max(time) AS last"
+        )
+        device = "NULL::VARCHAR AS device" if pooled else "device"
+        group = "quantity" if pooled else "device, quantity"
+        if every_s is not None:
+            window = "time_bucket(to_seconds(?::BIGINT), time)"
+            sql = (
+                f"SELECT w AS window_start, w + to_seconds(?::BIGINT) AS window_end, {device}, quantity, {stats} "
+                f"FROM (SELECT {window} AS w, * FROM {table} WHERE {where}) "
+                f"GROUP BY w, {group} ORDER BY {'' if pooled else 'device, '}quantity, w"
+            )
+            return sql, [every_s, every_s] + params
+        sql = (
+            f"SELECT ?::TIMESTAMP AS window_start, ?::TIMESTAMP AS window_end, {device}, quantity, {stats} "
+            f"FROM {table} WHERE {where} GROUP BY {group} ORDER BY {'' if pooled else 'device, '}quantity"
+        )
+        return sql, [_naive_utc(sel.start), _naive_utc(sel.end)] + params
+
+    def stats_batches(
+        self, selection: Selection, every_s: int | None = None, pooled: bool = False, chunk_rows: int = 65_536
+    ) -> pa.RecordBatchReader:
+        """Descriptive statistics per device (or pooled over the device set) and quantity, per window.
+
+        Columns: window_start, window_end (the requested range when no `every_s`), device (NULL when
+        pooled), quantity, devices, count, mean, min, max, median, stddev (sample), first, last.
+        """
+        sql, params = self.stats_sql(selection, every_s, pooled)
+        return self._stream(sql, params, chunk_rows)
+
+    def day_batches(self, start: datetime, end: datetime, chunk_rows: int = 65_536) -> pa.RecordBatchReader:
+        """Every public value of both layers in [start, end), for the open-data archive (the periods
+        hosts keep private left out).
+
+        Columns: device, kit, public_lat, public_lon, time, seq, quantity, layer, value, flags,
+        model, model_version; ordered by device, time, seq, quantity, layer. The exact location
+        (device_sites.lat/lon) is never selected.
+        """
+        sql = """
+            WITH vals AS (
+                SELECT device, seq, time, quantity, 'raw' AS layer, value, flags,
+                       NULL::VARCHAR AS model, NULL::VARCHAR AS model_version
+                FROM raw_values WHERE time >= ? AND time < ?
+                UNION ALL
+                SELECT device, seq, time, quantity, 'calibrated', value, flags, model, model_version
+                FROM calibrated_values WHERE time >= ? AND time < ?
+            )
+            SELECT v.device, r.kit, s.public_lat, s.public_lon, v.time, v.seq, v.quantity, v.layer,
+                   v.value, coalesce(v.flags, '') AS flags, v.model, v.model_version
+            FROM (SELECT * FROM vals WHERE {hidden}) v
+            LEFT JOIN raw_readings r USING (device, seq)
+            LEFT JOIN device_sites s USING (device)
+            ORDER BY v.device, v.time, v.seq, v.quantity, v.layer DESC, v.model, v.model_version
+        """
+        a, b = _naive_utc(start), _naive_utc(end)
+        hidden, hidden_params = self._hidden_sql(None)
+        sql = sql.replace("{hidden}", " AND ".join(hidden) or "true")
+        return self._stream(sql, [a, b, a, b] + hidden_params, chunk_rows)
 
     def quarantined(self, limit: int = 100) -> list[dict]:
         cur = self._con.cursor()

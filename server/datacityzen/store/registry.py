@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import privacy
+from ..broker_config import mosquitto_hash
 
 DEVICE_ID = re.compile(r"^[a-z0-9-]{3,40}$")  # docs/wire-format.md
 EMAIL = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -229,7 +230,11 @@ class Registry:
     # -- registration ------------------------------------------------------------------------------
     def register(self, kit: str, name: str, lat: float, lon: float, *, altitude_m: float | None = None,
                  email: str | None = None, device_id: str | None = None,
-                 precision_m: int = privacy.DEFAULT_PRECISION_M, now: datetime | None = None) -> Registration:
+                 precision_m: int = privacy.DEFAULT_PRECISION_M, now: datetime | None = None,
+                 secrets_given: dict | None = None) -> Registration:
+        """Register a device and its host. `secrets_given` ({"mqtt_password", "http_token",
+        "host_token"}, each optional) carries secrets the flash station made while offline and already
+        wrote to the board; they are stored hashed like generated ones."""
         kit = (kit or "").strip()
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,63}", kit):
             raise RegistryError(f"kit {kit!r}: use a kit id such as air-outdoor-v1")
@@ -256,13 +261,24 @@ class Registry:
         if self.exists(device_id):
             raise RegistryError(f"device {device_id!r} is already registered")
         now = naive_utc(now) if now else _now()
-        mqtt_password, http_token, host_token = new_token(), new_token(), new_token()
+        given = secrets_given or {}
+        for key in ("mqtt_password", "http_token", "host_token"):
+            value = given.get(key)
+            if value is not None and (not isinstance(value, str) or not 32 <= len(value) <= 128
+                                      or not re.fullmatch(r"[A-Za-z0-9_-]+", value)):
+                raise RegistryError(f"{key}: give 32 to 128 characters of A-Z, a-z, 0-9, _ and -")
+        mqtt_password = given.get("mqtt_password") or new_token()
+        http_token = given.get("http_token") or new_token()
+        host_token = given.get("host_token") or new_token()
         self._write([
             ("INSERT INTO registered_devices (id, kit, name, created_at) VALUES (?, ?, ?, ?)",
              [device_id, kit, name, now]),
             ("INSERT INTO hosts VALUES (?, ?, ?)", [device_id, email or None, now]),
             ("INSERT INTO device_credentials VALUES (?, 'mqtt', ?, ?)", [device_id, hash_secret(mqtt_password), now]),
             ("INSERT INTO device_credentials VALUES (?, 'http', ?, ?)", [device_id, hash_secret(http_token), now]),
+            # for a production mosquitto's password file (broker_config.py): its own hash format
+            ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)",
+             [device_id, mosquitto_hash(mqtt_password), now]),
             ("INSERT INTO host_tokens VALUES (?, ?, ?, NULL)", [token_hash(host_token), device_id, now]),
             ("DELETE FROM device_sites WHERE device = ?", [device_id]),
             ("INSERT INTO device_sites VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -324,6 +340,10 @@ class Registry:
                 self._verified[(kind, device)] = fast
         return ok
 
+    def mosquitto_hashes(self) -> dict[str, str]:
+        """Device id -> its MQTT password in mosquitto's `$7$` format (broker_config.py)."""
+        return dict(self._query("SELECT device, secret_hash FROM device_credentials WHERE kind = 'mosquitto'"))
+
     def check_mqtt(self, username: str, password: str) -> bool:
         """True when `password` is the MQTT password of device `username` (the device id)."""
         return self._check("mqtt", username, password)
@@ -342,6 +362,8 @@ class Registry:
              [hash_secret(mqtt_password), now, device]),
             ("UPDATE device_credentials SET secret_hash = ?, created_at = ? WHERE device = ? AND kind = 'http'",
              [hash_secret(http_token), now, device]),
+            ("DELETE FROM device_credentials WHERE device = ? AND kind = 'mosquitto'", [device]),
+            ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)", [device, mosquitto_hash(mqtt_password), now]),
         ])
         with self._verified_lock:
             self._verified.pop(("mqtt", device), None)

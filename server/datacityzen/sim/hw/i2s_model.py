@@ -4,8 +4,11 @@ Config (the I2S bus id's entry in sim_hw.json "i2s"):
     {"chip": "inmp441" | "ics43434" | "sph0645",
      "scene": {"tone_hz": 1000, "tone_db": 70,         a sine at that level (dB SPL; 0/None = none)
                "noise_db": 55,                          white noise at that unweighted level (dB SPL)
-               "clap": {"every_s": 10, "db": 105, "decay_ms": 30}},  a clap: a noise burst decaying
-                                                        exponentially, every `every_s` s of stream time
+               "clap": {"every_s": 10, "db": 105, "decay_ms": 30, "trigger_file": "clap"}},
+                                                        a clap: a noise burst decaying exponentially,
+                                                        every `every_s` s of stream time (0: never),
+                                                        and whenever the file `trigger_file` (relative
+                                                        to the device's folder) is touched
      "self_noise_db": null,     the microphone's own noise (default: its datasheet noise floor)
      "dc_offset": 0.0,          a constant offset as a fraction of full scale
      "quirk": true,             SPH0645 only: the one-bit late sampling an ESP32 shows (sph0645.py)
@@ -22,6 +25,7 @@ chips put on the line (their datasheets; drivers/*.py say the same):
 The sound is made of integers only, so CPython and the MicroPython unix port give the same words.
 """
 import math
+import os
 from array import array
 
 _FS = 2147483648  # full scale of a 32-bit word
@@ -51,10 +55,19 @@ class MicModel:
         self.floor_amp = self._noise_amp(_NOISE_FLOOR_DB[chip] if floor is None else floor)
         clap = scene.get("clap") or {}
         self.clap_every = int(float(clap.get("every_s", 0)) * self.rate)
-        self.clap_amp = self._noise_amp(clap.get("db")) if clap.get("db") else 0
+        self.clap_amp = self._noise_amp(clap.get("db", 105))
+        # Someone claps on demand (the exhibition's "measure it yourself"): touching the file makes a
+        # clap half a second after the next block the firmware reads, so it falls inside a measuring
+        # window, past the sensor's drain and 250 ms settling. A file there at start does not count.
+        self.clap_trigger = clap.get("trigger_file")
+        self._trigger_mtime = None
+        self._clap_at = -1
+        if self.clap_trigger:
+            self._touched()
         decay = float(clap.get("decay_ms", 30)) / 1000.0
         # amplitude factor per sample, Q16: exp(-1 / (decay * rate))
-        self.clap_decay = int(65536 * math.exp(-1.0 / (decay * self.rate))) if self.clap_every else 0
+        on = self.clap_every or self.clap_trigger
+        self.clap_decay = int(65536 * math.exp(-1.0 / (decay * self.rate))) if on else 0
         self.dc = int(float(cfg.get("dc_offset", 0.0)) * _FS)
         self.quirk = bool(cfg.get("quirk", True)) and chip == "sph0645"
         self.unplugged = (cfg.get("faults") or {}).get("unplugged")
@@ -70,6 +83,16 @@ class MicModel:
         self._rng = 0x2545F491
         self._clap_env = 0
         self.produced = 0  # samples generated since the stream started
+
+    def _touched(self):
+        """True when the trigger file was touched since the last look (once per block read)."""
+        try:
+            m = os.stat(self.clap_trigger)[8]
+        except OSError:
+            m = None
+        touched = m is not None and m != self._trigger_mtime
+        self._trigger_mtime = m
+        return touched
 
     @staticmethod
     def _noise_amp(db_spl):
@@ -98,12 +121,12 @@ class MicModel:
             v += (self.noise_amp * self._uniform()) >> 15
         if self.floor_amp:
             v += (self.floor_amp * self._uniform()) >> 15
-        if self.clap_every:
-            if self.produced % self.clap_every == self.clap_every // 2:
-                self._clap_env = self.clap_amp
-            if self._clap_env:
-                v += (self._clap_env * self._uniform()) >> 15
-                self._clap_env = (self._clap_env * self.clap_decay) >> 16
+        if (self.clap_every and self.produced % self.clap_every == self.clap_every // 2) or \
+                self.produced == self._clap_at:
+            self._clap_env = self.clap_amp
+        if self._clap_env:
+            v += (self._clap_env * self._uniform()) >> 15
+            self._clap_env = (self._clap_env * self.clap_decay) >> 16
         return v
 
     def skip(self, n):
@@ -135,6 +158,8 @@ class MicModel:
     def fill(self, buf, start, nwords, itemsize):
         """Write nwords words into buf from word `start`: as little-endian bytes when itemsize is 1
         (a bytearray), else one signed word per item (an array('i'))."""
+        if self.clap_trigger and self._touched():
+            self._clap_at = self.produced + self.rate // 2
         if itemsize == 1:
             for i in range(start, start + nwords):
                 w = self.word() & 0xFFFFFFFF

@@ -4,11 +4,16 @@ The simulated device really talks over the host's loopback (the unix port has re
 interface only has to behave: connect() moves to STAT_CONNECTING, then STAT_GOT_IP after
 "wifi": {"connect_s": 0.2} of real time. "wifi": {"fail": "no_ap" | "wrong_password"} in sim_hw.json
 makes every connection fail with that status, to exercise the firmware's retry path.
+"wifi": {"networks": [[ssid, rssi], ...]} is what scan() finds (default: the simulator's network and
+two neighbours). During an "outage" (outage.py) the access point is gone: a connected station drops
+to STAT_NO_AP_FOUND, connecting fails with it and scan() no longer lists it.
+The access point interface (AP_IF) reports the ESP32's default soft-AP address, 192.168.4.1.
 Status and interface numbers are the ESP32 port's.
 """
 import time
 
 import machine
+import outage
 
 STA_IF = 0
 AP_IF = 1
@@ -65,10 +70,15 @@ class WLAN:
     def status(self, param=None):
         if param == "rssi":
             return -61
+        if self._status == STAT_GOT_IP and outage.active():
+            self._status = STAT_NO_AP_FOUND  # the access point vanished
         if self._status == STAT_CONNECTING:
             fail = _wifi().get("fail")
             if time.time() - self._since >= float(_wifi().get("connect_s", 0.2)):
-                self._status = _FAILS.get(fail, STAT_GOT_IP) if fail else STAT_GOT_IP
+                if outage.active():
+                    self._status = STAT_NO_AP_FOUND
+                else:
+                    self._status = _FAILS.get(fail, STAT_GOT_IP) if fail else STAT_GOT_IP
         return self._status
 
     def isconnected(self):
@@ -77,6 +87,8 @@ class WLAN:
         return self.status() == STAT_GOT_IP
 
     def ifconfig(self, config=None):
+        if self.interface == AP_IF:
+            return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
         if self.isconnected():
             return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
         return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
@@ -92,4 +104,13 @@ class WLAN:
         return None
 
     def scan(self):
-        return []
+        """(ssid, bssid, channel, RSSI, security, hidden) tuples, as the ESP32 port returns them."""
+        if not self._active:
+            raise OSError("Wifi Not Started")
+        nets = _wifi().get("networks") or [["datacityzen-sim", -61], ["Livebox-2F4A", -78], ["FreeWifi", -85]]
+        out = []
+        for i, (ssid, rssi) in enumerate(nets):
+            if i == 0 and outage.active():
+                continue  # the simulator's own network is the one that vanishes
+            out.append((ssid.encode(), bytes((0x24, 0x0A, 0xC4, 0, 0, i)), 1 + i * 5, rssi, 3, False))
+        return out

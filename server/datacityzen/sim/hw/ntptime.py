@@ -7,6 +7,9 @@ OSError(110) (ETIMEDOUT), as on the ESP32 when the NTP server does not answer, t
 import time as _time
 
 import machine
+import outage
+
+_T0 = _time.real_time() if hasattr(_time, "real_time") else _time.time()
 
 host = "pool.ntp.org"
 timeout = 1
@@ -14,10 +17,20 @@ timeout = 1
 
 def time():
     """Seconds since 1970 UTC, as ntptime.time() answers on the ESP32."""
-    return int(_time.time())
+    return int(_time.real_time() if hasattr(_time, "real_time") else _time.time())
 
 
 def settime():
-    if (machine.config().get("ntp") or {}).get("fail"):
+    """"ntp": {"fail": true} fails always; "ntp": {"fail_for_s": S} fails for the first S seconds of
+    the process (a clock that stays unset for a while: readings wait with boot id + uptime); and
+    no NTP server answers during a network outage."""
+    ntp = machine.config().get("ntp") or {}
+    if ntp.get("fail") or _elapsed() < float(ntp.get("fail_for_s", 0)) or outage.active():
         raise OSError(110)
+    if hasattr(_time, "set_clock"):  # the simulated RTC (time.py): now it reads the real time
+        _time.set_clock()
+
+
+def _elapsed():
+    return (_time.real_time() if hasattr(_time, "real_time") else _time.time()) - _T0
 

@@ -1,0 +1,64 @@
+"""Simulated ESP32 real-time clock, over the unix port's `time` module (this file shadows it).
+
+By default the clock is the host's (already set, as after a successful NTP sync). With
+"clock": {"unset": true} in sim_hw.json the device powers up like an ESP32: its clock starts at
+2000-01-01 00:00:00 UTC and counts up from there until ntptime.settime() sets it (see ntptime.py,
+"ntp": {"fail_for_s": S} keeps NTP out of reach for a while). Everything else (ticks, sleeps) is the
+real module's. The simulated outdoors (sim_env) keeps reading the real time through `real_time()`.
+Under CPython `time` is a built-in module, so this file is never imported there.
+"""
+import sys
+
+_self = sys.modules.get("time")
+sys.modules.pop("time", None)
+_path = sys.path[:]
+sys.path.clear()
+try:
+    import time as _real
+finally:
+    sys.path.extend(_path)
+    if _self is not None:
+        sys.modules["time"] = _self
+
+for _k in dir(_real):
+    if not _k.startswith("__"):
+        globals()[_k] = getattr(_real, _k)
+
+_Y2000 = 946684800  # Unix time of 2000-01-01, where an ESP32's RTC starts at power-on
+_T0 = _real.time()
+_unset = None  # None: not read from sim_hw.json yet
+
+
+def real_time():
+    return _real.time()
+
+
+def _offset():
+    global _unset
+    if _unset is None:
+        import machine
+
+        _unset = bool((machine.config().get("clock") or {}).get("unset"))
+    return (_T0 - _Y2000) if _unset else 0
+
+
+def set_clock():
+    """What ntptime.settime() does to the RTC: from now on the clock reads the real time."""
+    global _unset
+    _unset = False
+
+
+def time():
+    return _real.time() - _offset()
+
+
+def time_ns():
+    return _real.time_ns() - int(_offset() * 1000000000)
+
+
+def gmtime(secs=None):
+    return _real.gmtime(time() if secs is None else secs)
+
+
+def localtime(secs=None):
+    return _real.localtime(time() if secs is None else secs)
