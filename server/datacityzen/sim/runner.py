@@ -28,17 +28,18 @@ from .relay import Relay
 
 
 # The ESP32 gives the firmware about 110 KB of heap. In the unix port the simulated hardware (machine.py,
-# network.py, the chip modules and chip objects; the simulated RTC time.py and outage.py) shares that heap, so each simulated device gets this
-# much more: 47.7 KB measured for the largest kit, exhibition-v1 (PMS5003, BME680, INMP441), by
-# tests/firmware/test_cycle_heap.py, which checks every kit's simulated hardware fits.
+# network.py, the chip modules and chip objects; the simulated RTC time.py and outage.py) shares that
+# heap, so each simulated device gets this much more: 51.1 KB measured for the largest kit,
+# exhibition-v1 (PMS5003, BME680, INMP441), by tests/firmware/test_cycle_heap.py, which checks every
+# kit's simulated hardware fits.
 FIRMWARE_HEAP_KB = 110
-SIM_HW_ALLOWANCE_KB = 48
+SIM_HW_ALLOWANCE_KB = 52
 # The unix port is 64-bit: its heap blocks are 32 bytes (16 on the ESP32) and pointers 8 bytes, so the
 # same firmware takes more heap than on the board. exhibition-v1 running as in the simulator (measuring
-# while connecting) needed 166 K in all, 116 KB after the simulated hardware (tests/firmware/
-# test_cycle_heap.py gives each kit's figure); this margin lets the simulator run every kit. The heap
-# budgets are asserted by that test, not here.
-WORD_SIZE_MARGIN_KB = 16
+# while connecting, store-and-forward spool) needed about 184 K in all, some 130 KB beside the simulated
+# hardware, when its one-cycle figure was 111.7 KB (tests/firmware/test_cycle_heap.py gives each kit's
+# figure). This margin lets the simulator run every kit; the heap budgets are that test's, not this.
+WORD_SIZE_MARGIN_KB = 24
 SIM_HEAP_KB = FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB + WORD_SIZE_MARGIN_KB
 
 
