@@ -11,7 +11,6 @@ import gc
 import time
 
 import asyncio
-import config
 import log
 from micropython import const
 from transport.wire import DECIMALS
@@ -67,6 +66,7 @@ class App:
             import machine
 
             self.wdt = machine.WDT(timeout=cfg["watchdog_ms"])
+        _drop_build_state(cfg)
 
     # -- one step of each task (also what the tests drive) --------------------------------------
     async def measure_once(self):
@@ -253,6 +253,27 @@ class App:
         await self.measure_loop()
 
 
+def _drop_build_state(cfg):
+    """Once the app is built, what only served to build it leaves the heap: the kit's bus and sensor
+    sections (their objects exist now), board.py (the pins are set up once; the sensors took what
+    they need from it) and transport/links.py (the link is chosen). A few KB that the
+    measure-and-publish cycle gets instead."""
+    for key in ("buses", "sensors", "derived", "pollen", "board"):
+        cfg.pop(key, None)
+    import sys
+
+    import transport
+
+    sys.modules.pop("board", None)
+    sys.modules.pop("transport.links", None)
+    if hasattr(transport, "links"):
+        delattr(transport, "links")
+    # Collect after every few KB allocated rather than only when the heap is exhausted: garbage then
+    # does not pile up between the long-lived objects, and the free space stays in larger pieces.
+    gc.collect()
+    gc.threshold(4096)
+
+
 def sync_clock():
     """Set the clock from NTP once a network is up; keep going on failure (try again next connect)."""
     try:
@@ -273,11 +294,25 @@ def safe_mode(cfg):
     return machine.Pin(pin_no, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0
 
 
-def run():
+def load_config():
+    """(cfg, None), or (None, the problem) when the configuration files are missing or wrong.
+    config.py leaves the heap afterwards: it is needed again only for a downlink."""
+    import sys
+
+    import config
+
     try:
-        cfg = config.load()
+        return config.load(), None
     except config.ConfigError as exc:
-        log.event("config_error", error=str(exc))
+        return None, str(exc)
+    finally:
+        sys.modules.pop("config", None)
+
+
+def run():
+    cfg, problem = load_config()
+    if problem:
+        log.event("config_error", error=problem)
         return
     if safe_mode(cfg):
         log.event("safe_mode")

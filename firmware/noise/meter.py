@@ -18,18 +18,57 @@ The Fast state continues across take(): an interval's LAmin is that of a meter t
 running, as with a reference meter logging intervals.
 """
 import math
+import sys
 from array import array
 
-from noise import aweighting, kernel
+from micropython import const
 
 try:
-    import sys
-
     if sys.implementation.name != "micropython":
         raise ImportError("viper needs MicroPython")
     from noise.kernel_viper import process as _viper
 except (ImportError, SyntaxError, ValueError):  # CPython, or a port built without the native emitter
     _viper = None
+
+# The kernel's state words (kernel.py; tests/firmware/test_noise_kernels.py checks they match). Copied
+# as compile-time constants so that with the viper kernel the plain one (kernel.py) is never loaded:
+# its code would take about 2 KB of the device's heap for nothing.
+_XP = const(0)
+_SHI = const(7)
+_SLO = const(8)
+_PRIMED = const(10)
+_EHI = const(11)
+_ELO = const(12)
+_MXHI = const(13)
+_MXLO = const(14)
+_MNHI = const(15)
+_MNLO = const(16)
+_AHI = const(17)
+_ALO = const(18)
+_REM = const(19)
+_PHI = const(20)
+_PLO = const(21)
+_N_STATE = const(22)
+_MN_EMPTY = const(0x3FFFFFFF)
+
+
+def _forget(package, name):
+    """Unload a module used only while a meter is built (the next import loads it again)."""
+    sys.modules.pop(package.__name__ + "." + name, None)
+    if hasattr(package, name):
+        delattr(package, name)
+
+
+def _design(rate):
+    """A-weighting coefficients and the filter's gain at 1 kHz (dB) for `rate`. aweighting.py is
+    needed only here, once per meter: it is unloaded afterwards."""
+    import noise
+    from noise import aweighting
+
+    coeffs = aweighting.coefficients(rate)
+    gain = aweighting.gain_db(1000, rate, coeffs)
+    _forget(noise, "aweighting")
+    return coeffs, gain
 
 REFERENCE_DB = 94.0  # dB SPL of the reference tone
 REFERENCE_DBFS = -26.0  # its RMS relative to a full-scale sine's (microphone sensitivity)
@@ -44,22 +83,26 @@ class NoiseMeter:
         if use_viper and _viper is None:
             raise ValueError("the viper kernel needs MicroPython with the native emitter")
         self.rate = int(rate)
-        coeffs = aweighting.coefficients(self.rate)
+        coeffs, gain_1k = _design(self.rate)
         self._co = array("i", coeffs)
         self.block = coeffs[8]
         self.calibration_db = float(calibration_db)
-        self._process = _viper if (use_viper is None or use_viper) and _viper is not None else kernel.process
+        if (use_viper is None or use_viper) and _viper is not None:
+            self._process = _viper
+        else:
+            from noise import kernel
+
+            self._process = kernel.process
         self.viper = self._process is _viper
-        self._offset = (REFERENCE_DB - REFERENCE_DBFS + self.calibration_db - _FULL_SCALE_SINE_DB
-                        - aweighting.gain_db(1000, self.rate, coeffs))
-        self._st = array("i", [0] * kernel.N_STATE)
+        self._offset = (REFERENCE_DB - REFERENCE_DBFS + self.calibration_db - _FULL_SCALE_SINE_DB - gain_1k)
+        self._st = array("i", bytes(4 * _N_STATE))
         self._spill_at = _SPILL_S * self.rate
         self.reset()
 
     def reset(self):
         """Forget everything: filter, Fast state and the interval (a new recording or a restart)."""
         st = self._st
-        for i in range(kernel.N_STATE):
+        for i in range(_N_STATE):
             st[i] = 0
         self._clear_extremes()
         self._started = False
@@ -75,20 +118,20 @@ class NoiseMeter:
         st = self._st
         ms = self._last_mean_square
         if not ms:
-            st[kernel.PRIMED] = 0
+            st[_PRIMED] = 0
             return
         e = ms * self.block
         hi = int(e / 268435456.0)
-        st[kernel.EHI] = hi
-        st[kernel.ELO] = min(268435455, max(0, int(e - hi * 268435456.0)))
-        st[kernel.PRIMED] = 1
+        st[_EHI] = hi
+        st[_ELO] = min(268435455, max(0, int(e - hi * 268435456.0)))
+        st[_PRIMED] = 1
 
     def _clear_extremes(self):
         st = self._st
-        st[kernel.MXHI] = -1
-        st[kernel.MXLO] = 0
-        st[kernel.MNHI] = kernel.MN_EMPTY
-        st[kernel.MNLO] = 0
+        st[_MXHI] = -1
+        st[_MXLO] = 0
+        st[_MNHI] = _MN_EMPTY
+        st[_MNLO] = 0
 
     def process(self, samples, n=None):
         """Add n samples (int32 words, full scale +-2**31) from the start of `samples`."""
@@ -101,7 +144,7 @@ class NoiseMeter:
         if not self._started:
             # Start as if the first sample had always been there: a DC offset (SPH0645) then gives
             # no start-up transient through the high-pass sections.
-            self._st[kernel.XP] = samples[0] >> 5
+            self._st[_XP] = samples[0] >> 5
             self._started = True
         self._process(samples, n, self._st, self._co)
         self._pending += n
@@ -110,13 +153,13 @@ class NoiseMeter:
 
     def _spill(self):
         st = self._st
-        e = ((st[kernel.AHI] * 268435456.0 + st[kernel.ALO]) * 16384.0 + st[kernel.REM]
-             + (st[kernel.SHI] - st[kernel.PHI]) * 268435456.0 + (st[kernel.SLO] - st[kernel.PLO]))
-        st[kernel.AHI] = 0
-        st[kernel.ALO] = 0
-        st[kernel.REM] = 0
-        st[kernel.PHI] = st[kernel.SHI]
-        st[kernel.PLO] = st[kernel.SLO]
+        e = ((st[_AHI] * 268435456.0 + st[_ALO]) * 16384.0 + st[_REM]
+             + (st[_SHI] - st[_PHI]) * 268435456.0 + (st[_SLO] - st[_PLO]))
+        st[_AHI] = 0
+        st[_ALO] = 0
+        st[_REM] = 0
+        st[_PHI] = st[_SHI]
+        st[_PLO] = st[_SLO]
         self._energy += e
         self._count += self._pending
         self._pending = 0
@@ -129,9 +172,9 @@ class NoiseMeter:
     def fast_level(self):
         """The current Fast-weighted level LAF, dB(A) (None before the first sub-block)."""
         st = self._st
-        if not st[kernel.PRIMED]:
+        if not st[_PRIMED]:
             return None
-        return self._level((st[kernel.EHI] * 268435456.0 + st[kernel.ELO]) / self.block)
+        return self._level((st[_EHI] * 268435456.0 + st[_ELO]) / self.block)
 
     def take(self):
         """(laeq, lamin, lamax) in dB(A) for the samples since the last take(), then start a new
@@ -144,9 +187,9 @@ class NoiseMeter:
         self._last_mean_square = self._energy / count
         laeq = self._level(self._last_mean_square)
         lamin = lamax = None
-        if st[kernel.MXHI] >= 0:
-            lamax = self._level((st[kernel.MXHI] * 268435456.0 + st[kernel.MXLO]) / self.block)
-            lamin = self._level((st[kernel.MNHI] * 268435456.0 + st[kernel.MNLO]) / self.block)
+        if st[_MXHI] >= 0:
+            lamax = self._level((st[_MXHI] * 268435456.0 + st[_MXLO]) / self.block)
+            lamin = self._level((st[_MNHI] * 268435456.0 + st[_MNLO]) / self.block)
         self._energy = 0.0
         self._count = 0
         self._clear_extremes()

@@ -23,7 +23,6 @@ import asyncio
 import time
 from array import array
 
-import board
 from drivers.errors import SensorError
 from sensors.window import Window
 
@@ -45,15 +44,24 @@ class Sensor:
         self.win = Window(kind, QUANTITIES, _SCALES, ((floor, _OVERLOAD_DB),) * 3)
         self.warmup_ms = int((WARMUP_S if warmup_s is None else warmup_s) * 1000)
         self.calibration_db = float(entry.get("calibration_db", 0.0))
-        self._bus = bus
+        import board  # only here: the app may unload board.py once the sensors are built
+
         self._rate = entry.get("rate") or board.rate_of(bus) or getattr(bus, "rate", None)
+        # the receive buffer, in 32-bit words
+        self._ibuf_words = (getattr(bus, "ibuf", None) or board.ibuf_of(bus)) // 4
         self._drv = None
         if bus is not None:
             mod, cls = _DRIVERS[kind]
             quirk = entry.get("quirk")
             self._drv = getattr(__import__(mod, None, None, (cls,)), cls)(bus, quirk)
-        self._words = array("i", [0] * _CHUNK)
+        self._words = array("i", bytes(4 * _CHUNK))
         self._meter = None
+        if self._drv is not None and self._rate:
+            # Built with the app, while the heap is in one piece: begin() would load noise/meter.py
+            # in the middle of the first cycle, between the link's buffers and the reading's objects.
+            from noise.meter import NoiseMeter
+
+            self._meter = NoiseMeter(self._rate, self.calibration_db)
         self._task = None
         self._error = None
         self._clipped = 0
@@ -94,7 +102,7 @@ class Sensor:
         rate = self._rate
         try:
             # Drain the receive buffer (old sound), one chunk per turn of the event loop.
-            for _ in range(board_ibuf_words(self._bus) // _CHUNK + 1):
+            for _ in range(self._ibuf_words // _CHUNK + 1):
                 self._chunk()
                 await asyncio.sleep_ms(0)
             meter.reset()
@@ -102,7 +110,7 @@ class Sensor:
             consumed = 0
             settle = rate * _SETTLE_MS // 1000
             settled = False
-            capacity = board_ibuf_words(self._bus)
+            capacity = self._ibuf_words
             while True:
                 arrived = time.ticks_diff(time.ticks_us(), t0) * rate // 1000000
                 owed = arrived - consumed
@@ -151,8 +159,3 @@ class Sensor:
                 win.flag(i, "few_samples")
         self.windows += 1
 
-
-def board_ibuf_words(bus):
-    """Receive-buffer size of the bus in 32-bit words."""
-    ibuf = getattr(bus, "ibuf", None) or board.ibuf_of(bus)
-    return ibuf // 4

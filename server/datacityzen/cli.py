@@ -57,6 +57,8 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_sim_flags(p: argparse.ArgumentParser, *, for_demo: bool) -> None:
     p.add_argument("--kit", default=env("SIM_KIT", "air-outdoor-v1"), help="kit id (default air-outdoor-v1)")
+    p.add_argument("--variant", default=env("SIM_VARIANT") or None,
+                   help="one of the kit's variants (e.g. sps30), as a device's device.json picks it")
     p.add_argument("--devices", type=int, default=int(env("SIM_DEVICES", 3 if for_demo else 1)),
                    help="number of simulated kits")
     p.add_argument("--interval", type=float, default=float(env("SIM_INTERVAL", 5)),
@@ -187,18 +189,19 @@ def cmd_sim(args) -> int:
         raise ValueError("--outage must be >= 0 seconds")
     credentials = None
     if args.admin_token:
-        credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices))
+        credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices, args.variant))
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
                     runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
                     outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
-                    credentials=credentials)
+                    credentials=credentials, variant=args.variant)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)
     timeout = args.timeout
     if timeout is None and args.count is not None:
         timeout = 60 + 3 * args.count * args.interval + args.outage
-    print(f"simulating {args.devices} x {args.kit} ({sim.runtime}) -> {args.broker}", flush=True)
+    kit = f"{args.kit} ({args.variant})" if args.variant else args.kit
+    print(f"simulating {args.devices} x {kit} ({sim.runtime}) -> {args.broker}", flush=True)
     try:
         sim.run(timeout)
     except KeyboardInterrupt:
@@ -222,9 +225,10 @@ def cmd_demo(args) -> int:
 
     host, port = settings.broker_address
     # The demo's kits are registered like real ones and log in with their own credentials.
-    credentials = register_local(service.registry, args.kit, device_ids(args.kit, args.devices))
+    credentials = register_local(service.registry, args.kit, device_ids(args.kit, args.devices, args.variant))
     sim = Simulator((host, port), args.kit, args.devices, None, args.interval, Path(args.data) / "sim",
-                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials)
+                    runtime=args.runtime, echo=_echo if args.verbose else None, credentials=credentials,
+                    variant=args.variant)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)

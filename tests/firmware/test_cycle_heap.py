@@ -1,50 +1,123 @@
-"""The heap one measure-and-publish cycle needs, under the real MicroPython with a real broker.
+"""The heap one measure-and-publish cycle needs, per kit, under the real MicroPython with a real broker.
 
-The simulated hardware (machine.py and the chip models) lives in the same heap in the unix port but not
-on an ESP32, so its cost is measured and subtracted: the firmware's figure is the smallest heap in
-which a whole cycle (connect, measure with both sensors, spool, publish QoS 1, PUBACK) completes,
-less the simulated hardware. The simulator gives each device 110K plus SIM_HW_ALLOWANCE.
+The simulated hardware (machine.py, network.py, the chip modules and their chip objects) lives in the
+same heap in the unix port but not on an ESP32, so its cost is measured and subtracted. So is the
+harness (the interpreter's own state and this test's script, present before anything is imported).
+The firmware's figure is the smallest heap in which a whole cycle (connect, measure with every sensor
+of the kit, spool, publish QoS 1, PUBACK) completes, less those two:
+
+    firmware_cycle_kb = min_heap_kb - (harness + simulated hardware) / 1024
+
+The simulated hardware is measured in the same run: its modules are imported and each chip of the
+kit is built once (then dropped: the firmware's bus constructors build their own), the heap in use
+after a collection counted before and after. The simulator gives each device 110K plus
+SIM_HW_ALLOWANCE_KB plus WORD_SIZE_MARGIN_KB (sim/runner.py); the test checks each kit's simulated
+hardware fits its allowance. The cycle here runs its steps one after the other; the app measures
+while it connects and publishes its status, which took about 10 KB more for exhibition-v1 (166 K in
+all against 155 K here).
+
+The unix port is 64-bit: its heap blocks are 32 bytes (16 on the ESP32) and every pointer takes 8
+bytes, so these figures are upper bounds for the ESP32.
+
+Figures go to test-artifacts/heap-<kit>.json. Budget: every kit's cycle fits the ESP32's 110 KB as
+measured here. The project's goal for the largest kit (exhibition-v1: particles, climate with gas,
+sound, pollen proxy) is 64 KB; it measures about 105 KB here (127.8 before the work that brought it
+down: unloading what only builds the app, the noise meter built with the app, a GC threshold, a 2 KB
+payload buffer for that kit), so that goal is not met and not asserted.
 """
 import json
 from pathlib import Path
 
 import pytest
 
-from datacityzen.sim.runner import SIM_HW_ALLOWANCE_KB, load_kit, prepare_device
+from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HEAP_KB, SIM_HW_ALLOWANCE_KB, load_kit, prepare_device
 from fwsim import compiled_dir
 from mpy import run_mpy
+
+KITS = ["air-outdoor-v1", "air-indoor-v1", "noise-v1", "pollen-v1", "exhibition-v1"]
 
 CYCLE = """
 import gc, json
 gc.collect()
-import machine, network, ntptime, sim_env, sds011_model, bme280_model
+harness = gc.mem_alloc()
+import machine, network, ntptime, sim_env
+hw = machine.config()
+def chips():
+    out = []
+    for d in hw.get("uart", {}).values():
+        out.append(machine._model(d))
+    for bus in hw.get("i2c", {}).values():
+        for d in bus.values():
+            out.append(machine._model(d))
+    if hw.get("i2s"):
+        import i2s_model
+        for d in hw["i2s"].values():
+            out.append(i2s_model.MicModel(d, I2S_RATE))
+    return out
+models = chips()
 gc.collect()
-sim_hw = gc.mem_alloc()
-import asyncio, config, app
-cfg = config.load()
+sim_hw = gc.mem_alloc() - harness
+models = None
+gc.collect()
+import asyncio, app
+cfg, problem = app.load_config()
 a = app.App(cfg)
+cfg = None
 async def cycle():
     await a.link.connect()
-    await a.measure_once()
-    return await a.flush_once()
-sent = asyncio.run(cycle())
+    r = await a.measure_once()
+    return await a.flush_once(), len(r["values"]), r.get("errors")
+sent, n_values, errors = asyncio.run(cycle())
 gc.collect()
-print("RESULT " + json.dumps({"sent": sent, "sim_hw": sim_hw, "steady": gc.mem_alloc()}))
+print("RESULT " + json.dumps({"sent": sent, "values": n_values, "expected": len(a.sampler.quantities),
+                              "errors": errors, "harness": harness, "sim_hw": sim_hw, "steady": gc.mem_alloc()}))
 """
 
 
-def run_cycle(make_folder, heap_kb: int):
+def _i2s_rate(kit):
+    return next((b["rate"] for b in kit["buses"].values() if b.get("type") == "i2s"), 16000)
+
+
+def run_cycle(kit, make_folder, heap_kb: int):
     folder = make_folder()  # a fresh flash each run: a failed run must not leave readings for the next
-    proc = run_mpy(CYCLE, cwd=folder, heapsize=f"{heap_kb}K", extra_path=(compiled_dir(),), check=False, timeout=60)
+    code = CYCLE.replace("I2S_RATE", str(_i2s_rate(kit)))
+    proc = run_mpy(code, cwd=folder, heapsize=f"{heap_kb}K", extra_path=(compiled_dir(),), check=False, timeout=60)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     return None
 
 
+def complete(result):
+    """A cycle counts when the reading was published and every sensor gave all its values: a sensor
+    whose code failed for lack of memory is caught and reported as an error, and the cycle still
+    publishes, so `sent` alone would pass with a broken sensor."""
+    return (result is not None and result["sent"] == 1 and not result["errors"]
+            and result["values"] == result["expected"])
+
+
+def smallest_heap_kb(works, lo, hi):
+    """The smallest heap (KB) from which `works(kb)` holds, knowing works(hi) and not works(lo).
+
+    Bisection to 1 KB, then a check of the 4 sizes just above: fragmentation makes "fits in N KB" not
+    quite monotonic in N, so the answer is the smallest size above which every checked size worked.
+    """
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if works(mid):
+            hi = mid
+        else:
+            lo = mid
+    for kb in range(hi + 1, hi + 5):
+        if not works(kb):
+            hi = kb + 1
+    return hi
+
+
 @pytest.mark.slow
-def test_one_cycle_fits_the_esp32_heap(amqtt_broker, tmp_path):
-    kit = load_kit("air-outdoor-v1")
+@pytest.mark.parametrize("kit_id", KITS)
+def test_one_cycle_fits_the_esp32_heap(kit_id, amqtt_broker, tmp_path):
+    kit = load_kit(kit_id)
     runs = iter(range(1000))
 
     def make_folder():
@@ -52,31 +125,33 @@ def test_one_cycle_fits_the_esp32_heap(amqtt_broker, tmp_path):
         prepare_device(folder, "heap-test-01", kit, (amqtt_broker.host, amqtt_broker.port), 2, None, seed=3)
         return folder
 
-    full = run_cycle(make_folder, 110 + SIM_HW_ALLOWANCE_KB)
-    assert full is not None and full["sent"] == 1
-    assert full["sim_hw"] <= SIM_HW_ALLOWANCE_KB * 1024, "simulated hardware outgrew its allowance"
+    def works(kb):
+        return complete(run_cycle(kit, make_folder, kb))
 
-    lo, hi = 24, 110 + SIM_HW_ALLOWANCE_KB  # smallest heap (KB) in which the cycle completes
-    while hi - lo > 2:
-        mid = (lo + hi) // 2
-        if run_cycle(make_folder, mid) is not None:
-            hi = mid
-        else:
-            lo = mid
-    # Fragmentation makes "fits in N KB" not quite monotonic in N: check a few sizes above the
-    # bisection result and report the smallest size above which every checked size worked.
-    for kb in range(hi + 2, 110 + SIM_HW_ALLOWANCE_KB, 3):
-        if run_cycle(make_folder, kb) is None:
-            hi = kb + 1
-    firmware_kb = hi - full["sim_hw"] / 1024
+    full = run_cycle(kit, make_folder, SIM_HEAP_KB)
+    assert complete(full), f"{kit_id}: no complete cycle in the simulator's heap: {full}"
+    assert full["sim_hw"] <= SIM_HW_ALLOWANCE_KB * 1024, f"{kit_id}: simulated hardware outgrew its allowance"
+
+    # The search range: no smaller than what stays in use after the cycle; the top, a size known to work.
+    lo = full["steady"] // 1024
+    assert not works(lo), "a cycle cannot complete in less heap than it keeps in use"
+    hi = min(lo + 16, SIM_HEAP_KB)
+    if not works(hi):
+        lo, hi = hi, SIM_HEAP_KB
+    min_heap = smallest_heap_kb(works, lo, hi)
+
+    not_firmware = full["harness"] + full["sim_hw"]
+    firmware_kb = min_heap - not_firmware / 1024
     report = {
-        "min_heap_kb_with_sim_hw": hi,
+        "kit": kit_id,
+        "min_heap_kb_with_sim_hw": min_heap,
+        "harness_kb": round(full["harness"] / 1024, 1),
         "sim_hw_kb": round(full["sim_hw"] / 1024, 1),
         "firmware_cycle_kb": round(firmware_kb, 1),
-        "steady_alloc_kb_with_sim_hw": round(full["steady"] / 1024, 1),
+        "firmware_steady_kb": round((full["steady"] - not_firmware) / 1024, 1),
     }
     print("heap figure:", json.dumps(report))
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
     out.mkdir(exist_ok=True)
-    (out / "heap-air-outdoor-v1.json").write_text(json.dumps(report, indent=1))
-    assert firmware_kb < 110
+    (out / f"heap-{kit_id}.json").write_text(json.dumps(report, indent=1))
+    assert firmware_kb < FIRMWARE_HEAP_KB, report

@@ -205,6 +205,7 @@ HEAP = """
 import gc
 from array import array
 from noise.meter import NoiseMeter
+import noise.kernel  # the plain kernel is loaded on demand: count the meter object only
 words = array("i", [0] * 512)
 for i in range(512):
     words[i] = ((i * 7919) % 4096 - 2048) << 20
@@ -233,3 +234,25 @@ def test_processing_a_block_allocates_nothing(tmp_path):
     assert res["block_bytes_True"] == 0 and res["block_bytes_False"] == 0
     assert res["meter_bytes_True"] < 1024 and res["meter_bytes_False"] < 1024
     assert res["take_bytes_True"] < 1024  # floats for the levels, once per interval
+
+
+def _consts(path):
+    """NAME -> value of every `NAME = const(value)` at the top level of a firmware file."""
+    out = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "id", None) == "const"):
+            out[node.targets[0].id] = ast.literal_eval(node.value.args[0])
+    return out
+
+
+def test_meter_state_words_are_the_kernels():
+    """meter.py keeps private copies of kernel.py's state-word indices (so the plain kernel is not
+    loaded next to the viper one): every copy must equal the kernel's, and each the kernel uses."""
+    kernel_words = _consts(FIRMWARE / "noise" / "kernel.py")
+    meter_words = _consts(FIRMWARE / "noise" / "meter.py")
+    assert meter_words, "meter.py has no state-word constants"
+    for name, value in meter_words.items():
+        assert kernel_words[name.lstrip("_")] == value, name
+    assert meter_words["_N_STATE"] == kernel.N_STATE == max(v for k, v in kernel_words.items()
+                                                            if k not in ("N_STATE", "MN_EMPTY")) + 1

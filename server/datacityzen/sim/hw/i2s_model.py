@@ -26,6 +26,7 @@ The sound is made of integers only, so CPython and the MicroPython unix port giv
 """
 import math
 import os
+from array import array
 
 _FS = 2147483648  # full scale of a 32-bit word
 _SINE_TABLE_BITS = 10
@@ -71,8 +72,11 @@ class MicModel:
         self.quirk = bool(cfg.get("quirk", True)) and chip == "sph0645"
         self.unplugged = (cfg.get("faults") or {}).get("unplugged")
         n = 1 << _SINE_TABLE_BITS
-        # The table costs 8 KB of the device's heap in the unix port (64-bit list items): only for a tone.
-        self._sine = [int(32767 * math.sin(2 * math.pi * i / n)) for i in range(n)] if self.tone_amp else None
+        # Only with a tone: 2 KB as array('h'), built in place (a list of ints took 8 KB of one piece
+        # of the shared heap on a 64-bit unix port, plus its growth and floats while built).
+        self._sine = array("h", bytes(2 * n)) if self.tone_amp else None
+        for i in range(n if self.tone_amp else 0):
+            self._sine[i] = int(32767 * math.sin(2 * math.pi * i / n))
         # phase in units of 2**-32 of a cycle
         self._step = int(self.tone_hz / self.rate * 4294967296.0) & 0xFFFFFFFF
         self._phase = 0
