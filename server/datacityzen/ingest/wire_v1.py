@@ -22,7 +22,7 @@ MAX_FUTURE = timedelta(days=1)
 KINDS = ("up", "status", "config")
 # Flag names the firmware sets (docs/wire-format.md, readings[].flags). Unknown names are still stored
 # as sent (forward compatibility within v1); this list is what pages and exports can explain.
-KNOWN_FLAGS = ("warmup", "out_of_range", "few_samples", "high_humidity")
+KNOWN_FLAGS = ("warmup", "out_of_range", "few_samples", "high_humidity", "overload")
 STATES = ("online", "offline")
 
 _DEVICE_RE = re.compile(r"[a-z0-9-]{3,40}")
