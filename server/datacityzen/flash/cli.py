@@ -1,7 +1,6 @@
 """`datacityzen flash` (and tools/flash.py): the workshop flash station's command line."""
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import sys

@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 
 from ..sim.paths import firmware_dir, kits_dir
 from ..sim.runner import SimError, compile_tree
+from ..provisioning import flash_config, host_url
 from . import labels
 
 # sys.implementation._mpy bits 10..13 name the native architecture (py/persistentcode.h MP_NATIVE_ARCH_*).
@@ -275,8 +276,8 @@ class Registrar:
                 pass  # offline, or the server is busy: queue it
         items = [i for i in self._queue() if i["id"] != device_id] + [body]
         self._save_queue(items)
-        host_url = f"{self.server}/host/{body['host_token']}" if self.server else None
-        return Registration(device_id, self._config(body), host_url, queued=True)
+        link = host_url(self.server, body["host_token"]) if self.server else None
+        return Registration(device_id, self._config(body), link, queued=True)
 
     def _config(self, body: dict) -> dict:
         if self.broker:
@@ -285,8 +286,7 @@ class Registrar:
             from urllib.parse import urlsplit
 
             host, port = (urlsplit(self.server).hostname if self.server else "") or "192.168.4.1", 1883
-        return {"device_id": body["id"], "mqtt": {"host": host, "port": port, "username": body["id"],
-                                                  "password": body["mqtt_password"]}}
+        return flash_config(body["id"], body["kit"], host, port, body["mqtt_password"])
 
     def flush(self) -> tuple[int, int]:
         """Send queued registrations; return (sent, still queued)."""
@@ -451,7 +451,7 @@ class Station:
                 reg = self.registrar.register(self.kit, info, name, site)
                 if self.participants:
                     self.participants.pop(0)
-                device = {**reg.device_config, "kit_id": self.kit["id"]}
+                device = dict(reg.device_config)
                 if self.wifi:
                     device["wifi"] = self.wifi
                 files.append(("device.json", json.dumps(device, separators=(",", ":")).encode()))

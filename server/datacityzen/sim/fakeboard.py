@@ -193,7 +193,7 @@ class FakeBoard:
                 del buf[:1]
                 if b == 0x04:
                     self._write(b"\x04")
-                    self._run(bytes(code), ok=False)
+                    self._run(bytes(code))
                     self._write(b">")
                     return
                 code.append(b)
@@ -209,7 +209,7 @@ class FakeBoard:
         self._restart()
         self._write(b"MPY: soft reboot\r\n" + RAW_BANNER)
 
-    def _run(self, code: bytes, ok: bool = True) -> None:
+    def _run(self, code: bytes) -> None:
         if self._agent.poll() is not None:  # it was reset by the previous block (machine.reset())
             self.resets += 1
             self._restart()

@@ -8,7 +8,7 @@ the chip id can then post as the node.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from .side_table import SideTable, now_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS airrohr_nodes (
@@ -19,22 +19,11 @@ CREATE TABLE IF NOT EXISTS airrohr_nodes (
 """
 
 
-class AirrohrNodes:
-    @classmethod
-    def of(cls, store) -> "AirrohrNodes":
-        found = getattr(store, "_airrohr_nodes", None)
-        if found is None:
-            found = store._airrohr_nodes = cls(store)
-        return found
-
-    def __init__(self, store):
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
+class AirrohrNodes(SideTable):
+    SCHEMA = SCHEMA
 
     def add(self, device: str, open_push: bool = False) -> None:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = now_utc()
         with self._lock:
             self._con.cursor().execute(
                 "INSERT INTO airrohr_nodes VALUES (?, ?, ?) ON CONFLICT (device) DO UPDATE SET "

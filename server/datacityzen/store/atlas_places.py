@@ -3,7 +3,7 @@ data file says; `replace_all` swaps the whole set in one transaction, so an impo
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from .side_table import SideTable, now_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS atlas_places (
@@ -18,22 +18,11 @@ CREATE TABLE IF NOT EXISTS atlas_places (
 """
 
 
-class AtlasPlaces:
-    @classmethod
-    def of(cls, store) -> "AtlasPlaces":
-        found = getattr(store, "_atlas_places", None)
-        if found is None:
-            found = store._atlas_places = cls(store)
-        return found
-
-    def __init__(self, store):
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
+class AtlasPlaces(SideTable):
+    SCHEMA = SCHEMA
 
     def replace_all(self, places: list[dict]) -> int:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = now_utc()
         with self._lock:
             cur = self._con.cursor()
             try:

@@ -13,6 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+from .side_table import SideTable
 
 PEERS = ("sensor-community", "opensensemap")
 
@@ -44,35 +45,13 @@ CREATE TABLE IF NOT EXISTS forward_outbox (
 """
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 def naive(t: datetime) -> datetime:
     return t if t.tzinfo is None else t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-class ForwardOutbox:
-    @classmethod
-    def of(cls, store) -> "ForwardOutbox":
-        found = getattr(store, "_forward_outbox", None)
-        if found is None:
-            found = store._forward_outbox = cls(store)
-        return found
-
-    def __init__(self, store):
-        self.store = store
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
-
-    def _query(self, sql: str, params=()) -> list[tuple]:
-        cur = self._con.cursor()
-        try:
-            return cur.execute(sql, list(params)).fetchall()
-        finally:
-            cur.close()
+class ForwardOutbox(SideTable):
+    SCHEMA = SCHEMA
 
     # -- targets -----------------------------------------------------------------------------------
     def set_target(self, device: str, peer: str, base_url: str, settings: dict, secret: str | None,
@@ -99,7 +78,7 @@ class ForwardOutbox:
         return bool(n)
 
     def targets(self, with_secret: bool = False) -> list[dict]:
-        rows = self._query("SELECT device, peer, base_url, settings, secret, created_at FROM forward_targets "
+        rows = self._q("SELECT device, peer, base_url, settings, secret, created_at FROM forward_targets "
                            "ORDER BY device, peer")
         out = []
         for device, peer, url, settings, secret, created in rows:
@@ -114,7 +93,7 @@ class ForwardOutbox:
     def new_readings(self, target: dict, limit: int = 5000) -> dict[tuple[int, datetime], dict[str, float]]:
         """Readings of the target's device stored since the target was set up and not yet in the outbox:
         {(seq, time): {quantity: value}}."""
-        rows = self._query(
+        rows = self._q(
             """WITH todo AS (
                    SELECT r.device, r.seq, r.time FROM raw_readings r
                    WHERE r.device = ? AND r.received_at >= ?
@@ -162,7 +141,7 @@ class ForwardOutbox:
         return n
 
     def due(self, device: str, peer: str, now: datetime, limit: int = 500) -> list[dict]:
-        rows = self._query(
+        rows = self._q(
             "SELECT seq, part, time, body, attempts FROM forward_outbox WHERE device = ? AND peer = ? "
             "AND state = 'pending' AND next_attempt_at <= ? ORDER BY time, seq, part LIMIT ?",
             [device, peer, naive(now), limit])
@@ -203,12 +182,12 @@ class ForwardOutbox:
         return len(rows)
 
     def counts(self) -> list[dict]:
-        rows = self._query("SELECT device, peer, state, count(*) FROM forward_outbox WHERE part <> '' "
+        rows = self._q("SELECT device, peer, state, count(*) FROM forward_outbox WHERE part <> '' "
                            "GROUP BY ALL ORDER BY ALL")
         return [{"device": d, "peer": p, "state": s, "count": int(n)} for d, p, s, n in rows]
 
     def rows(self, device: str, peer: str) -> list[dict]:
-        rows = self._query("SELECT seq, part, state, attempts, last_error, sent_at FROM forward_outbox "
+        rows = self._q("SELECT seq, part, state, attempts, last_error, sent_at FROM forward_outbox "
                            "WHERE device = ? AND peer = ? ORDER BY seq, part", [device, peer])
         keys = ("seq", "part", "state", "attempts", "last_error", "sent_at")
         return [dict(zip(keys, r)) for r in rows]

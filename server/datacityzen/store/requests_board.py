@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime
+from .side_table import SideTable, now_utc
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS quantity_request_ids START 1;
@@ -41,38 +42,9 @@ CREATE TABLE IF NOT EXISTS site_secrets (
 """
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
-
-class BoardStore:
-    @classmethod
-    def of(cls, store) -> "BoardStore":
-        found = getattr(store, "_board_store", None)
-        if found is None:
-            found = store._board_store = cls(store)
-        return found
-
-    def __init__(self, store):
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
-
-    def _q(self, sql, params=()):
-        cur = self._con.cursor()
-        try:
-            return cur.execute(sql, list(params)).fetchall()
-        finally:
-            cur.close()
-
-    def _w(self, sql, params=()):
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                return cur.execute(sql, list(params)).fetchall()
-            finally:
-                cur.close()
+class BoardStore(SideTable):
+    SCHEMA = SCHEMA
 
     def secret(self, name: str) -> bytes:
         """A random secret kept in the database (stable across restarts), made on first use."""
@@ -83,17 +55,17 @@ class BoardStore:
         return bytes.fromhex(rows[0][0])
 
     def add_request(self, title, description, author, client_key) -> int:
-        now = _now()
+        now = now_utc()
         return int(self._w("INSERT INTO quantity_requests (title, description, author, client_key, created_at, updated_at) "
                            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", [title, description, author, client_key, now, now])[0][0])
 
     def add_comment(self, request_id, author, text, client_key) -> int:
         return int(self._w("INSERT INTO quantity_request_comments (request_id, author, text, client_key, created_at) "
-                           "VALUES (?, ?, ?, ?, ?) RETURNING id", [request_id, author, text, client_key, _now()])[0][0])
+                           "VALUES (?, ?, ?, ?, ?) RETURNING id", [request_id, author, text, client_key, now_utc()])[0][0])
 
     def vote(self, request_id, voter_key) -> bool:
         return bool(self._w("INSERT INTO quantity_request_votes VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
-                            [request_id, voter_key, _now()]))
+                            [request_id, voter_key, now_utc()]))
 
     def recent_count(self, table: str, client_key: str, since: datetime) -> int:
         assert table in ("quantity_requests", "quantity_request_comments")
@@ -133,7 +105,7 @@ class BoardStore:
         return dict(zip(keys, r))
 
     def moderate_request(self, request_id: int, status: str | None, hidden: bool | None, note: str | None) -> bool:
-        sets, params = ["updated_at = ?"], [_now()]
+        sets, params = ["updated_at = ?"], [now_utc()]
         if status is not None:
             sets.append("status = ?")
             params.append(status)

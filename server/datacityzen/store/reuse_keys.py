@@ -4,7 +4,8 @@ store/usage.py records with each download)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime
+from .side_table import SideTable, now_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reuse_api_keys (
@@ -24,36 +25,14 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
-
-class ReuseKeys:
-    @classmethod
-    def of(cls, store) -> "ReuseKeys":
-        found = getattr(store, "_reuse_keys", None)
-        if found is None:
-            found = store._reuse_keys = cls(store)
-        return found
-
-    def __init__(self, store):
-        self._store = store
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
-
-    def _q(self, sql, params=()):
-        cur = self._con.cursor()
-        try:
-            return cur.execute(sql, list(params)).fetchall()
-        finally:
-            cur.close()
+class ReuseKeys(SideTable):
+    SCHEMA = SCHEMA
 
     def add(self, key: str, name: str, email: str, purpose: str, client_key: str) -> None:
         with self._lock:
             self._con.cursor().execute("INSERT INTO reuse_api_keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                                       [key_hash(key), key[:8], name, email, purpose, client_key, _now()])
+                                       [key_hash(key), key[:8], name, email, purpose, client_key, now_utc()])
 
     def is_valid(self, key: str) -> bool:
         return bool(self._q("SELECT 1 FROM reuse_api_keys WHERE key_hash = ? AND revoked_at IS NULL", [key_hash(key)]))
@@ -66,13 +45,13 @@ class ReuseKeys:
         with self._lock:
             return len(self._con.cursor().execute(
                 "UPDATE reuse_api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL RETURNING 1",
-                [_now(), prefix]).fetchall())
+                [now_utc(), prefix]).fetchall())
 
     def report(self) -> dict:
         """Downloads per key and dataset, per dataset, per device (from the usage table)."""
         from . import usage
 
-        usage._ensure(self._store)
+        usage._ensure(self.store)
         keys = self._q(
             """SELECT k.prefix, k.name, k.purpose, k.created_at, k.revoked_at, u.dataset, count(u.device),
                       count(DISTINCT u.downloaded_at)

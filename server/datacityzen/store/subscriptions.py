@@ -1,7 +1,7 @@
 """Alert subscriptions of third parties (white-label alerts) and their deliveries."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from .side_table import SideTable, now_utc
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS alert_subscription_ids START 1;
@@ -30,45 +30,16 @@ CREATE TABLE IF NOT EXISTS alert_subscription_deliveries (
 """
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
-
-class SubscriptionStore:
-    @classmethod
-    def of(cls, store) -> "SubscriptionStore":
-        found = getattr(store, "_subscription_store", None)
-        if found is None:
-            found = store._subscription_store = cls(store)
-        return found
-
-    def __init__(self, store):
-        self._con = store._con
-        self._lock = store._write_lock
-        with self._lock:
-            self._con.cursor().execute(SCHEMA)
-
-    def _q(self, sql, params=()):
-        cur = self._con.cursor()
-        try:
-            return cur.execute(sql, list(params)).fetchall()
-        finally:
-            cur.close()
-
-    def _w(self, sql, params=()):
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                return cur.execute(sql, list(params)).fetchall()
-            finally:
-                cur.close()
+class SubscriptionStore(SideTable):
+    SCHEMA = SCHEMA
 
     _COLS = ("id", "area", "quantity", "threshold", "url", "label", "state", "changed_at", "created_at")
 
     def add(self, key_hash, area, quantity, threshold, url, label, secret) -> int:
         return int(self._w("INSERT INTO alert_subscriptions (api_key_hash, area, quantity, threshold, url, label, secret, "
                            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                           [key_hash, area, quantity, threshold, url, label, secret, _now()])[0][0])
+                           [key_hash, area, quantity, threshold, url, label, secret, now_utc()])[0][0])
 
     def of_key(self, key_hash) -> list[dict]:
         rows = self._q(f"SELECT {', '.join(self._COLS)} FROM alert_subscriptions WHERE api_key_hash = ? ORDER BY id", [key_hash])
