@@ -86,14 +86,17 @@ def test_outage_reboot_mid_flush_and_unset_clock_store_every_reading_once(make_s
     count = 14
     started = time.time()
     proc = subprocess.run(sim_cmd(f"mqtt://{host}:{port}", workdir, count,
-                                  "--outage", "8", "--reboot-mid-flush", "2", "--reboot-mid-flush", "5",
+                                  # the first uplink always happens (the rest may travel batched in one
+                                  # after the outage): pulling the plug there makes the reboot certain
+                                  "--outage", "8", "--reboot-mid-flush", "1", "--reboot-mid-flush", "2",
+                                  "--reboot-mid-flush", "5",
                                   "--admin-token", "sf-admin-token", "--server", service.http_url),
                           capture_output=True, text=True, timeout=200)
     finished = time.time()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     seqs = measured_seqs(proc.stdout)
     boots = int(re.search(r"(\d+) boot\(s\)", proc.stdout).group(1))
-    assert boots >= 2  # at least the first reboot mid-flush happened (the second needs 5 uplinks)
+    assert boots >= 2  # the reboot at the first uplink happened (later ones depend on how readings batch)
     rows = check_exactly_once(service, seqs, started, finished)
     totals = dict(service.ingest.totals)
     figures = {"measured": len(seqs), "stored": len(rows), "duplicates_received": totals["duplicates"],
