@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HEAP_KB, SIM_HW_ALLOWANCE_KB, load_kit, prepare_device
-from fwsim import compiled_dir
+from fwsim import compiled_dir, firmware_romfs
 from mpy import run_mpy
 
 KITS = ["air-outdoor-v1", "air-indoor-v1", "noise-v1", "pollen-v1", "exhibition-v1"]
@@ -45,6 +45,20 @@ CYCLE = """
 import gc, json
 gc.collect()
 harness = gc.mem_alloc()
+rom_image = 0
+if ROM_PATH:
+    import sys, vfs
+    f = open(ROM_PATH, "rb")
+    image = bytearray(ROM_SIZE)
+    f.readinto(image)
+    f.close()
+    f = None
+    gc.collect()
+    rom_image = gc.mem_alloc() - harness
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+gc.collect()
+before_hw = gc.mem_alloc()  # the mount's objects are counted with the firmware: the ESP32 has them too
 import machine, network, ntptime, sim_env
 hw = machine.config()
 def chips():
@@ -61,7 +75,7 @@ def chips():
     return out
 models = chips()
 gc.collect()
-sim_hw = gc.mem_alloc() - harness
+sim_hw = gc.mem_alloc() - before_hw
 models = None
 gc.collect()
 import asyncio, app
@@ -75,7 +89,7 @@ async def cycle():
 sent, n_values, errors = asyncio.run(cycle())
 gc.collect()
 print("RESULT " + json.dumps({"sent": sent, "values": n_values, "expected": len(a.sampler.quantities),
-                              "errors": errors, "harness": harness, "sim_hw": sim_hw, "steady": gc.mem_alloc()}))
+                              "errors": errors, "harness": harness, "rom_image": rom_image, "sim_hw": sim_hw, "steady": gc.mem_alloc()}))
 """
 
 
@@ -83,10 +97,25 @@ def _i2s_rate(kit):
     return next((b["rate"] for b in kit["buses"].values() if b.get("type") == "i2s"), 16000)
 
 
-def run_cycle(kit, make_folder, heap_kb: int):
+def rom_kb():
+    """The heap the ROMFS image takes in the unix port (whole KB): run_cycle adds it to the heap."""
+    return -(-firmware_romfs()[0].stat().st_size // 1024)
+
+
+def run_cycle(kit, make_folder, heap_kb: int, rom: bool = True):
+    """One cycle in a heap of `heap_kb` besides the ROMFS image (rom), else with the firmware as .mpy
+    files in a heap of `heap_kb`."""
     folder = make_folder()  # a fresh flash each run: a failed run must not leave readings for the next
     code = CYCLE.replace("I2S_RATE", str(_i2s_rate(kit)))
-    proc = run_mpy(code, cwd=folder, heapsize=f"{heap_kb}K", extra_path=(compiled_dir(),), check=False, timeout=60)
+    if rom:
+        image, sim_hw = firmware_romfs()
+        code = code.replace("ROM_SIZE", str(image.stat().st_size)).replace("ROM_PATH", repr(str(image)))
+        extra = (sim_hw,)
+        heap_kb += rom_kb()
+    else:
+        code = code.replace("ROM_PATH", "None")
+        extra = (compiled_dir(),)
+    proc = run_mpy(code, cwd=folder, heapsize=f"{heap_kb}K", extra_path=extra, check=False, timeout=60)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -133,27 +162,35 @@ def test_one_cycle_fits_the_esp32_heap(kit_id, amqtt_broker, tmp_path):
     def works(kb):
         return complete(run_cycle(kit, make_folder, kb))
 
-    full = run_cycle(kit, make_folder, SIM_HEAP_KB)
-    assert complete(full), f"{kit_id}: no complete cycle in the simulator's heap: {full}"
-    assert full["sim_hw"] <= SIM_HW_ALLOWANCE_KB * 1024, f"{kit_id}: simulated hardware outgrew its allowance"
+    # The simulator runs the firmware as .mpy files on the device's filesystem, in SIM_HEAP_KB.
+    files = run_cycle(kit, make_folder, SIM_HEAP_KB, rom=False)
+    assert complete(files), f"{kit_id}: no complete cycle in the simulator's heap: {files}"
+    assert files["sim_hw"] <= SIM_HW_ALLOWANCE_KB * 1024, f"{kit_id}: simulated hardware outgrew its allowance"
 
-    # The search range: no smaller than what stays in use after the cycle; the top, a size known to work.
-    lo = full["steady"] // 1024
+    full = run_cycle(kit, make_folder, SIM_HEAP_KB)
+    assert complete(full), f"{kit_id}: no complete cycle from the ROMFS image: {full}"
+    image = full["rom_image"]
+
+    # Heap sizes below are besides the image (run_cycle adds rom_kb()). The search range: no smaller
+    # than what stays in use after the cycle; the top, a size known to work.
+    lo = (full["steady"] - image) // 1024
     assert not works(lo), "a cycle cannot complete in less heap than it keeps in use"
     hi = min(lo + 16, SIM_HEAP_KB)
     if not works(hi):
         lo, hi = hi, SIM_HEAP_KB
-    min_heap = smallest_heap_kb(works, lo, hi)
+    min_heap = smallest_heap_kb(works, lo, hi) + rom_kb()
 
-    not_firmware = full["harness"] + full["sim_hw"]
+    not_firmware = full["harness"] + image + full["sim_hw"]
     firmware_kb = min_heap - not_firmware / 1024
     report = {
         "kit": kit_id,
         "min_heap_kb_with_sim_hw": min_heap,
         "harness_kb": round(full["harness"] / 1024, 1),
+        "rom_image_kb": round(image / 1024, 1),
         "sim_hw_kb": round(full["sim_hw"] / 1024, 1),
         "firmware_cycle_kb": round(firmware_kb, 1),
         "firmware_steady_kb": round((full["steady"] - not_firmware) / 1024, 1),
+        "firmware_steady_kb_from_files": round((files["steady"] - files["harness"] - files["sim_hw"]) / 1024, 1),
     }
     print("heap figure:", json.dumps(report))
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
