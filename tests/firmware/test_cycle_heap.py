@@ -1,30 +1,44 @@
 """The heap one measure-and-publish cycle needs, per kit, under the real MicroPython with a real broker.
 
+The firmware runs as on a production ESP32: compiled with mpy-cross and packed in a ROMFS image
+(datacityzen/flash/romfs.py), mounted at /rom, from which MicroPython executes the bytecode in place.
+Only what running the modules builds is in the heap (function, class and dict objects, raw-code
+records, qstr pool entries), not the bytecode and constants as when .mpy files are imported from a
+filesystem. On the ESP32 the image is memory-mapped flash; the unix port has no ROM, so the image is
+read into one bytearray before anything else and that block is subtracted.
+
 The simulated hardware (machine.py, network.py, the chip modules and their chip objects) lives in the
 same heap in the unix port but not on an ESP32, so its cost is measured and subtracted. So is the
 harness (the interpreter's own state and this test's script, present before anything is imported).
 The firmware's figure is the smallest heap in which a whole cycle (connect, measure with every sensor
-of the kit, spool, publish QoS 1, PUBACK) completes, less those two:
+of the kit, spool, publish QoS 1, PUBACK) completes, less those three:
 
-    firmware_cycle_kb = min_heap_kb - (harness + simulated hardware) / 1024
+    firmware_cycle_kb = min_heap_kb - (harness + ROMFS image + simulated hardware) / 1024
 
-The simulated hardware is measured in the same run: its modules are imported and each chip of the
-kit is built once (then dropped: the firmware's bus constructors build their own), the heap in use
-after a collection counted before and after. The simulator gives each device 110K plus
-SIM_HW_ALLOWANCE_KB plus WORD_SIZE_MARGIN_KB (sim/runner.py); the test checks each kit's simulated
-hardware fits its allowance. The cycle here runs its steps one after the other; the app measures
-while it connects and publishes its status, which took about 10 KB more for exhibition-v1 (166 K in
-all against 155 K here).
+The VfsRom object and its mount stay counted with the firmware (the ESP32 builds them too). The
+simulated hardware is measured in the same run: its modules are imported and each chip of the kit is
+built once (then dropped: the firmware's bus constructors build their own), the heap in use after a
+collection counted before and after. The simulator runs the firmware as .mpy files from the device's
+folder and gives each device 110K plus SIM_HW_ALLOWANCE_KB plus WORD_SIZE_MARGIN_KB (sim/runner.py):
+the test checks that a cycle completes that way too, and each kit's simulated hardware fits its
+allowance. The cycle here runs its steps one after the other; the app measures while it connects and
+publishes its status, which took about 10 KB more for exhibition-v1.
 
 The unix port is 64-bit: its heap blocks are 32 bytes (16 on the ESP32) and every pointer takes 8
-bytes, so these figures are upper bounds for the ESP32.
+bytes, so these figures are upper bounds for the ESP32; what is left in the heap with ROMFS is almost
+all pointers (objects, dicts, qstr entries), which take half as much on the ESP32.
 
 Figures go to test-artifacts/heap-<kit>.json. Budget: every kit's cycle fits the ESP32's 110 KB as
-measured here, except exhibition-v1 (BUDGET_KB). The project's goal for that largest kit (particles,
-climate with gas, sound, pollen proxy) is 64 KB and is NOT met: 127.8 KB before the work that brought
-it to 105.1 (unloading what only builds the app, the noise meter built with the app and without the
-plain kernel or the A-weighting design kept, a GC threshold, a 2 KB payload buffer for that kit), then
-111.7 after merging the store-and-forward link.
+measured here, and exhibition-v1 (particles, climate with gas, sound, pollen proxy), the largest kit,
+BUDGET_KB. Its history: 127.8 KB; 105.1 after unloading what only builds the app, the noise meter
+built with the app and without the plain kernel or the A-weighting design kept, a GC threshold, a 2 KB
+payload buffer; 111.7 after merging the store-and-forward link; 79.5 from ROMFS instead of .mpy files
+(97 KB stay in use after a cycle from files, 66 from ROMFS); 76-77 collecting every 2 KB from the
+first import. The project's goal for it, 64 KB under -X heapsize=110K, is NOT met: the 66 KB that stay
+in use are the modules' objects (about 43 KB, of which about 7 KB of qstr pool for the ~600 names
+the firmware adds; asyncio's own 4 KB, frozen), the configuration (2.4 KB), the sensors (5 KB), the
+spool, link and 2 KB payload buffer (8 KB) and the open connection (5 KB); a cycle needs 10-13 KB more
+than that, mostly because the heap is fragmented by then.
 """
 import json
 from pathlib import Path
@@ -36,10 +50,15 @@ from fwsim import compiled_dir, firmware_romfs
 from mpy import run_mpy
 
 KITS = ["air-outdoor-v1", "air-indoor-v1", "noise-v1", "pollen-v1", "exhibition-v1"]
-# Per kit, KB: the ESP32's 110 KB, except exhibition-v1, which does not fit it as measured here (111.7
-# KB after merging the store-and-forward link); its bound stops it from growing further while the work
-# towards the project's 64 KB goal goes on (see the module docstring).
-BUDGET_KB = {"exhibition-v1": 116}
+# The project's goal (issue 3): a cycle in less than 64 KB of the ESP32's 110 KB, measured here.
+GOAL_KB = 64
+# Per kit, KB: the goal where a kit meets it; else a bound a few KB above today's figure that stops it
+# from growing while the work towards the goal goes on (figures from ROMFS, collecting every 2 KB:
+# air-outdoor 60.5, noise 60.8, pollen 64.4, air-indoor 66.6, exhibition 77.4; the bisection moves by
+# a KB or two with the heap's fragmentation when the code changes).
+BUDGET_KB = {"air-outdoor-v1": GOAL_KB, "noise-v1": GOAL_KB, "pollen-v1": 70, "air-indoor-v1": 72,
+             "exhibition-v1": 84}
+
 
 CYCLE = """
 import gc, json
@@ -191,9 +210,11 @@ def test_one_cycle_fits_the_esp32_heap(kit_id, amqtt_broker, tmp_path):
         "firmware_cycle_kb": round(firmware_kb, 1),
         "firmware_steady_kb": round((full["steady"] - not_firmware) / 1024, 1),
         "firmware_steady_kb_from_files": round((files["steady"] - files["harness"] - files["sim_hw"]) / 1024, 1),
+        "goal_kb": GOAL_KB,
+        "meets_goal": firmware_kb < GOAL_KB,
     }
     print("heap figure:", json.dumps(report))
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
     out.mkdir(exist_ok=True)
     (out / f"heap-{kit_id}.json").write_text(json.dumps(report, indent=1))
-    assert firmware_kb < BUDGET_KB.get(kit_id, FIRMWARE_HEAP_KB), report
+    assert firmware_kb < min(BUDGET_KB[kit_id], FIRMWARE_HEAP_KB), report

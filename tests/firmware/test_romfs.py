@@ -1,0 +1,58 @@
+"""The firmware's ROMFS image (datacityzen/flash/romfs.py): MicroPython mounts it and runs the firmware
+from it in place, without copying the bytecode into the heap."""
+import json
+
+from datacityzen.flash.romfs import build_image
+from datacityzen.sim.runner import compile_tree
+
+from mpy import FIRMWARE, run_mpy
+
+MOUNT = """
+import gc, json, os, sys, vfs
+f = open("firmware.romfs", "rb")
+image = f.read()
+f.close()
+vfs.mount(vfs.VfsRom(image), "/rom")
+sys.path.insert(0, "/rom")
+import asyncio, time, transport  # what mqtt imports besides itself (time: the simulated one, as source)
+class O:
+    pass
+for i in range(800):  # grow the qstr pool first: its next growth would land in the figure below
+    getattr(O, "q%d" % i, None)
+gc.collect()
+before = gc.mem_alloc()
+import transport.mqtt
+gc.collect()
+heap = gc.mem_alloc() - before
+print("RESULT " + json.dumps({"top": sorted(os.listdir("/rom")), "transport": sorted(os.listdir("/rom/transport")),
+                              "file": transport.mqtt.__file__, "heap": heap}))
+"""
+
+
+def test_the_image_holds_the_compiled_firmware_and_runs_in_place(tmp_path):
+    tree = compile_tree(FIRMWARE, tmp_path / "x64")
+    (tmp_path / "firmware.romfs").write_bytes(build_image(tree))
+    proc = run_mpy(MOUNT, cwd=tmp_path, heapsize="400K")
+    res = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
+
+    assert res["file"] == "/rom/transport/mqtt.mpy"
+    # Every module, compiled, in its package; boot and main stay on the filesystem, where the board
+    # looks for them.
+    assert res["transport"] == sorted(p.name for p in (tree / "transport").glob("*.mpy"))
+    assert {"app.mpy", "transport", "drivers", "sensors", "noise"} <= set(res["top"])
+    assert "main.mpy" not in res["top"] and "boot.mpy" not in res["top"]
+    # Run in place: importing it costs the heap less than its bytecode would take copied there.
+    mpy_size = (tree / "transport" / "mqtt.mpy").stat().st_size
+    files = run_mpy(MOUNT.replace('vfs.mount(vfs.VfsRom(image), "/rom")', "image = None")
+                    .replace('sys.path.insert(0, "/rom")', 'sys.path.insert(0, "x64")')
+                    .replace('"top": sorted(os.listdir("/rom")), "transport": sorted(os.listdir("/rom/transport")),', ""),
+                    cwd=tmp_path, heapsize="400K")
+    from_files = json.loads(next(line[7:] for line in files.stdout.splitlines() if line.startswith("RESULT ")))
+    assert from_files["file"] == "x64/transport/mqtt.mpy"
+    assert res["heap"] < from_files["heap"] - mpy_size * 3 // 4, (res, from_files, mpy_size)
+
+
+def test_the_image_is_built_for_the_esp32_too(tmp_path):
+    image = build_image(compile_tree(FIRMWARE, tmp_path / "xtensawin", march="xtensawin"))
+    assert image[:3] == b"\xd2\xcd\x31"  # the VfsRom header (mpremote romfs deploy checks it)
+    assert b"kernel_viper.mpy" in image and b"main.mpy" not in image
