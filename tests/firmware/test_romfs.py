@@ -52,7 +52,16 @@ def test_the_image_holds_the_compiled_firmware_and_runs_in_place(tmp_path):
     assert res["heap"] < from_files["heap"] - mpy_size * 3 // 4, (res, from_files, mpy_size)
 
 
-def test_the_image_is_built_for_the_esp32_too(tmp_path):
-    image = build_image(compile_tree(FIRMWARE, tmp_path / "xtensawin", march="xtensawin"))
+def test_the_flash_tool_writes_the_image_for_the_esp32(tmp_path, capsys):
+    from datacityzen.cli import main
+
+    assert main(["flash", "--romfs", str(tmp_path / "fw.romfs"), "--out", str(tmp_path / "out")]) == 0
+    assert "mpremote romfs deploy" in capsys.readouterr().out
+    image = (tmp_path / "fw.romfs").read_bytes()
     assert image[:3] == b"\xd2\xcd\x31"  # the VfsRom header (mpremote romfs deploy checks it)
     assert b"kernel_viper.mpy" in image and b"main.mpy" not in image
+    # Compiled for the ESP32: the viper kernel's native code is Xtensa windowed (mpy header byte 2,
+    # arch in bits 2..7: 10 = xtensawin, py/persistentcode.h).
+    viper = (tmp_path / "out" / "build" / "xtensawin" / "noise" / "kernel_viper.mpy").read_bytes()
+    assert viper[0] == ord("M") and viper[2] >> 2 == 10
+    assert viper in image
