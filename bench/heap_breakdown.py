@@ -9,8 +9,9 @@ growth is not charged to whichever module happens to trigger it), then what each
 (configuration, buses, sensors, spool and link, connect, measure, flush). Last line, one JSON object:
 {"kit", "rom": {...}, "files": {...}, "rom_over_files_modules"}. The simulated hardware's modules are
 imported before the first figure, so they are not in them; the chip objects the simulated bus
-constructors build are, in the buses step (about 3 KB for exhibition-v1; none on an ESP32). The unix port is 64-bit: objects
-take about twice what they take on the ESP32; the ratios carry over better than the bytes.
+constructors build are, in the buses step (about 3 KB for exhibition-v1; none on an ESP32). The unix
+port is 64-bit: objects take about twice what they take on the ESP32; the ratios carry over better
+than the bytes.
 tests/firmware/test_cycle_heap.py measures the smallest heap a whole cycle needs.
 """
 import argparse
