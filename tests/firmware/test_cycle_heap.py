@@ -114,7 +114,8 @@ async def cycle():
 sent, n_values, errors = asyncio.run(cycle())
 gc.collect()
 print("RESULT " + json.dumps({"sent": sent, "values": n_values, "expected": len(a.sampler.quantities),
-                              "errors": errors, "harness": harness, "rom_image": rom_image, "sim_hw": sim_hw, "steady": gc.mem_alloc()}))
+                              "errors": errors, "harness": harness, "rom_image": rom_image, "sim_hw": sim_hw,
+                              "steady": gc.mem_alloc()}))
 """
 
 

@@ -7,13 +7,17 @@ from datacityzen.sim.runner import compile_tree
 
 from mpy import FIRMWARE, run_mpy
 
-MOUNT = """
+IMPORT = """
 import gc, json, os, sys, vfs
 f = open("firmware.romfs", "rb")
 image = f.read()
 f.close()
-vfs.mount(vfs.VfsRom(image), "/rom")
-sys.path.insert(0, "/rom")
+if FROM_ROM:
+    vfs.mount(vfs.VfsRom(image), "/rom")
+    sys.path.insert(0, "/rom")
+else:
+    image = None
+    sys.path.insert(0, "x64")
 import asyncio, time, transport  # what mqtt imports besides itself (time: the simulated one, as source)
 class O:
     pass
@@ -24,16 +28,23 @@ before = gc.mem_alloc()
 import transport.mqtt
 gc.collect()
 heap = gc.mem_alloc() - before
-print("RESULT " + json.dumps({"top": sorted(os.listdir("/rom")), "transport": sorted(os.listdir("/rom/transport")),
-                              "file": transport.mqtt.__file__, "heap": heap}))
+res = {"file": transport.mqtt.__file__, "heap": heap}
+if FROM_ROM:
+    res["top"] = sorted(os.listdir("/rom"))
+    res["transport"] = sorted(os.listdir("/rom/transport"))
+print("RESULT " + json.dumps(res))
 """
+
+
+def import_mqtt(folder, from_rom):
+    proc = run_mpy(IMPORT.replace("FROM_ROM", str(from_rom)), cwd=folder, heapsize="400K")
+    return json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
 
 
 def test_the_image_holds_the_compiled_firmware_and_runs_in_place(tmp_path):
     tree = compile_tree(FIRMWARE, tmp_path / "x64")
     (tmp_path / "firmware.romfs").write_bytes(build_image(tree))
-    proc = run_mpy(MOUNT, cwd=tmp_path, heapsize="400K")
-    res = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
+    res = import_mqtt(tmp_path, True)
 
     assert res["file"] == "/rom/transport/mqtt.mpy"
     # Every module, compiled, in its package; boot and main stay on the filesystem, where the board
@@ -42,13 +53,9 @@ def test_the_image_holds_the_compiled_firmware_and_runs_in_place(tmp_path):
     assert {"app.mpy", "transport", "drivers", "sensors", "noise"} <= set(res["top"])
     assert "main.mpy" not in res["top"] and "boot.mpy" not in res["top"]
     # Run in place: importing it costs the heap less than its bytecode would take copied there.
-    mpy_size = (tree / "transport" / "mqtt.mpy").stat().st_size
-    files = run_mpy(MOUNT.replace('vfs.mount(vfs.VfsRom(image), "/rom")', "image = None")
-                    .replace('sys.path.insert(0, "/rom")', 'sys.path.insert(0, "x64")')
-                    .replace('"top": sorted(os.listdir("/rom")), "transport": sorted(os.listdir("/rom/transport")),', ""),
-                    cwd=tmp_path, heapsize="400K")
-    from_files = json.loads(next(line[7:] for line in files.stdout.splitlines() if line.startswith("RESULT ")))
+    from_files = import_mqtt(tmp_path, False)
     assert from_files["file"] == "x64/transport/mqtt.mpy"
+    mpy_size = (tree / "transport" / "mqtt.mpy").stat().st_size
     assert res["heap"] < from_files["heap"] - mpy_size * 3 // 4, (res, from_files, mpy_size)
 
 
