@@ -108,8 +108,9 @@ def _authenticate(registry, device: str, token: str) -> None:
         raise HTTPException(status_code=403, detail=_detail(
             f"this token is not {device}'s: a device posts only its own readings",
             f"ce jeton n'est pas celui de {device} : un appareil n'envoie que ses propres mesures"))
-    raise _unauthorized(f"unknown token for {device} (see datacityzen devices rotate to get a new one)",
-                        f"jeton inconnu pour {device}")
+    rotate = f"POST /api/v1/admin/devices/{device}/credentials"
+    raise _unauthorized(f"unknown token for {device} (new credentials: {rotate})",
+                        f"jeton inconnu pour {device} (nouveaux identifiants : {rotate})")
 
 
 def _ingestor(request: Request) -> Ingestor:
