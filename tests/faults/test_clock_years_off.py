@@ -24,11 +24,12 @@ YEAR = 365 * 86400
 COUNT = 10
 
 SCENARIOS = {
-    # name: (RTC offset at power-up, NTP behaviour, outage (after_s, for_s) or None)
-    "rtc 5 years ahead, NTP late": (5 * YEAR, {"fail_for_s": 5}, (3.0, 5.0)),
-    "rtc 5 years ahead, no NTP": (5 * YEAR, {"fail": True}, None),
-    "rtc right, NTP answers 5 years ahead": (0, {"offset_s": 5 * YEAR}, None),
-    "rtc 7 years behind, NTP late": (-7 * YEAR, {"fail_for_s": 6}, None),
+    # name: (RTC offset at power-up, the simulated NTP server (Simulator's ntp_* arguments), outage
+    # (after_s, for_s) or None)
+    "rtc 5 years ahead, NTP late": (5 * YEAR, {"ntp_fail_for_s": 5}, (3.0, 5.0)),
+    "rtc 5 years ahead, no NTP": (5 * YEAR, {"ntp_fail": True}, None),
+    "rtc right, NTP answers 5 years ahead": (0, {"ntp_offset_s": 5 * YEAR}, None),
+    "rtc 7 years behind, NTP late": (-7 * YEAR, {"ntp_fail_for_s": 6}, None),
 }
 
 
@@ -45,8 +46,7 @@ def run(tmp_path, rtc_offset, ntp, outage):
         sim = Simulator(server.broker_address, "air-outdoor-v1", 2, COUNT, 1.0, tmp_path / "sim",
                         runtime="micropython", credentials=credentials, echo=lines.append,
                         clock_offset_s=rtc_offset, outage_s=outage[1] if outage else 0.0,
-                        outage_after_s=outage[0] if outage else None)
-        sim.ntp = ntp  # the simulated NTP server (sim/hw/ntptime.py); --ntp-fail / --ntp-offset in the CLI
+                        outage_after_s=outage[0] if outage else None, **ntp)
         started = time.time()
         sim.run(120)
         finished = time.time()

@@ -220,6 +220,7 @@ class Simulator:
         clock_offset_s: int | None = None,
         ntp_offset_s: int | None = None,
         ntp_fail: bool = False,
+        ntp_fail_for_s: float | None = None,
     ):
         if link is not None and link not in LINKS:
             raise SimError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
@@ -229,11 +230,16 @@ class Simulator:
         # by default the outage starts once a couple of readings went through
         self.outage_after_s = outage_after_s if outage_after_s is not None else max(3.0, 2.5 * interval_s)
         self.reboot_at_uplinks = tuple(reboot_at_uplinks)
-        # a device clock off by this many seconds at power-up; NTP that answers off, or not at all
+        # a device clock off by this many seconds at power-up; NTP that answers off, not at all, or not
         self.clock = None if clock_offset_s is None else {"offset_s": int(clock_offset_s)}
+        # for the first `ntp_fail_for_s` seconds of each boot
         self.ntp = None
-        if ntp_fail or ntp_offset_s is not None:
-            self.ntp = {"fail": True} if ntp_fail else {"offset_s": int(ntp_offset_s)}
+        if ntp_fail or ntp_offset_s is not None or ntp_fail_for_s is not None:
+            self.ntp = {"fail": True} if ntp_fail else {}
+            if ntp_offset_s is not None:
+                self.ntp["offset_s"] = int(ntp_offset_s)
+            if ntp_fail_for_s is not None:
+                self.ntp["fail_for_s"] = float(ntp_fail_for_s)
         self.kit = load_kit(kit_id)
         if variant is not None and variant not in (self.kit.get("variants") or {}):
             known = ", ".join(sorted(self.kit.get("variants") or {})) or "none"
