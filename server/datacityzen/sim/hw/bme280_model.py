@@ -161,7 +161,10 @@ class BME280Model:
         if reg == 0xF4 and b & 0x03 in (1, 2):  # forced mode
             osrs = (0, 1, 2, 4, 8, 16, 16, 16)
             ot, op, oh = osrs[b >> 5], osrs[(b >> 2) & 7], osrs[r[0xF2] & 7]
-            us = 1250 + 2300 * ot + (2300 * op + 575 if op else 0) + (2300 * oh + 575 if oh else 0)
+            # A real chip finishes in the typical time of datasheet appendix 9.1 (1 + 2*osrs_t +
+            # (2*osrs_p + 0.5) + (2*osrs_h + 0.5) ms); the driver waits the maximum (1.25 + 2.3*...), so
+            # with asyncio's 1 ms tick it never reads a conversion still running on a sound chip.
+            us = 1000 + 2000 * ot + (2000 * op + 500 if op else 0) + (2000 * oh + 500 if oh else 0)
             self._pending = (ot, op, oh)
             self._done_at = sim_env.now() + us / 1e6
             r[0xF3] = 0x08
