@@ -52,15 +52,29 @@ def observer_credentials(service):
     return INTERNAL_USER, service.broker.policy.internal_password
 
 
-def run_sim(broker_url, workdir, devices=DEVICES, count=COUNT, service=None):
+def run_sim(broker_url, workdir, devices=DEVICES, count=COUNT, service=None, runtime="micropython", cwd=None):
     """The simulator registers its kits through the server's admin API and logs in with their credentials."""
     auth = ["--admin-token", ADMIN_TOKEN, "--server", service.http_url] if service is not None else []
     return subprocess.run(
         [sys.executable, "-m", "datacityzen.cli", "sim", "--broker", broker_url, "--kit", "air-outdoor-v1",
          "--devices", str(devices), "--count", str(count), "--interval", "1", "--workdir", str(workdir),
-         "--runtime", "micropython", "--timeout", "120", *auth],
-        capture_output=True, text=True, timeout=180,
+         "--runtime", runtime, "--timeout", "120", *auth],
+        capture_output=True, text=True, timeout=180, cwd=cwd,
     )
+
+
+def test_cpython_fallback_with_a_relative_workdir_publishes_every_reading(make_service, tmp_path):
+    """Where the MicroPython unix port is missing (not Linux x86_64), the simulator runs the same firmware
+    on CPython with shims; a workdir given relative to the current folder works too."""
+    service = make_service(admin_token=ADMIN_TOKEN)
+    host, port = service.settings.broker_address
+    proc = run_sim(f"mqtt://{host}:{port}", "simdir", devices=1, count=3, service=service, runtime="cpython",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "simdir" / "sim-air-outdoor-v1-01" / "device.json").exists()
+    wait_stored(service, 3)
+    (d,) = httpx.get(service.http_url + "/api/v1/devices").json()
+    assert d["readings"] == 3
 
 
 def published_rows(payloads):

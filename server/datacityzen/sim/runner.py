@@ -247,7 +247,7 @@ class Simulator:
         self.variant = variant
         self.count = count
         self.interval_s = interval_s
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()  # the device processes run in their own folders
         self.echo = echo
         self.credentials = credentials or {}
         self.devices = [SimDevice(d, self.workdir / d, seed=i + 1)

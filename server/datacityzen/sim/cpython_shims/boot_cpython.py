@@ -37,6 +37,7 @@ def install():
     asyncio.wait_for_ms = lambda aw, ms: asyncio.wait_for(aw, ms / 1000)
     gc.mem_free = lambda: 0
     gc.mem_alloc = lambda: 0
+    gc.threshold = lambda *amount: -1  # MicroPython's allocation threshold: CPython collects by itself
 
 
 if __name__ == "__main__":
