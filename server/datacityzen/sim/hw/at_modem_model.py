@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover
 import machine
 import outage
 
+_EAGAIN = 11  # errno EAGAIN on Linux
 STAT_NOT_SEARCHING = 0
 STAT_HOME = 1
 STAT_SEARCHING = 2
@@ -55,7 +56,9 @@ class ATModemModel:
         self.opts = opts
         self.echo = True
         self.cmee = 0
-        self._out = bytearray()  # toward the host
+        self._out = bytearray()  # toward the host, read from _o on
+        self._o = 0
+        self._rbuf = bytearray(256)  # one socket read (preallocated: the device's heap is small)
         self._line = bytearray()
         self._data_left = 0  # bytes of data still expected after a ">" prompt
         self._data = bytearray()
@@ -73,14 +76,18 @@ class ATModemModel:
     # -- the UART side ----------------------------------------------------------------------------
     def any(self):
         self._pump()
-        return len(self._out)
+        return len(self._out) - self._o
 
     def read_into(self, buf, n):
         self._pump()
-        n = min(n, len(self._out))
+        o = self._o
+        n = min(n, len(self._out) - o)
         for i in range(n):
-            buf[i] = self._out[i]
-        self._out = self._out[n:]
+            buf[i] = self._out[o + i]
+        self._o = o + n
+        if self._o == len(self._out):
+            self._out = bytearray()  # all read: start afresh (small, no large block to find)
+            self._o = 0
         return n
 
     def write(self, data):
@@ -204,6 +211,7 @@ class ATModemModel:
             s.connect(addr)
         except OSError:
             return False
+        s.setblocking(False)
         self.sock = s
         if select is not None:
             self._poll = select.poll()
@@ -227,7 +235,12 @@ class ATModemModel:
             mv = memoryview(data)
             i = 0
             while i < len(mv):
-                i += self.sock.send(mv[i:])
+                try:
+                    i += self.sock.send(mv[i:]) or 0
+                except OSError as e:
+                    if not e.args or e.args[0] != _EAGAIN:
+                        raise
+                    time.sleep(0.001)  # the socket's send buffer is full (loopback: briefly)
         except OSError:
             self.dropped()
             return False
@@ -270,15 +283,21 @@ class ATModemModel:
                 self._lost = False
         if self.sock is None or self._poll is None:
             return
-        while self._poll.poll(0):
-            try:
-                data = self.sock.recv(1460)
-            except OSError:
-                data = b""
-            if not data:
+        # like the modem's receive buffer, read from the network only while there is room
+        while len(self.rx) < 1024 and self._poll.poll(0):
+            s = self.sock
+            try:  # non-blocking: MicroPython's readinto on a blocking socket waits for a full buffer
+                n = s.recv_into(self._rbuf) if hasattr(s, "recv_into") else s.readinto(self._rbuf)
+            except OSError as e:
+                if e.args and e.args[0] == _EAGAIN:
+                    return
+                n = 0
+            if n is None:  # MicroPython: nothing to read after all
+                return
+            if not n:
                 self.dropped()
                 return
             was_empty = not self.rx
-            self.rx += data
+            self.rx += memoryview(self._rbuf)[:n]
             if was_empty:
                 self.on_data()
