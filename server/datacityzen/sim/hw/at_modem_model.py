@@ -61,13 +61,14 @@ class ATModemModel:
         self._rbuf = bytearray(256)  # one socket read (preallocated: the device's heap is small)
         self._line = bytearray()
         self._data_left = 0  # bytes of data still expected after a ">" prompt
-        self._data = bytearray()
+        self._data = bytearray(1460)  # the data of one send (both modems take at most 1460 bytes)
+        self._dn = 0
         self._data_done = None
         self.sock = None
         self._poll = None
         self.rx = bytearray()  # data received from the network, waiting for the host to read it
         self.sends = 0
-        self.commands = []  # every command line received, for tests
+        self.commands = 0  # command lines received
         self._t0 = _ms()
         self._lost = False  # registration lost in an outage, until it comes back
         self._back_at = None
@@ -93,14 +94,14 @@ class ATModemModel:
     def write(self, data):
         if self.opts.get("silent"):
             return
-        for b in bytes(data):
+        for b in data:  # ints, from bytes, bytearray or memoryview alike (no copy)
             if self._data_left:
-                self._data.append(b)
+                self._data[self._dn] = b
+                self._dn += 1
                 self._data_left -= 1
                 if not self._data_left:
                     done, self._data_done = self._data_done, None
-                    done(bytes(self._data))
-                    self._data = bytearray()
+                    done(memoryview(self._data)[:self._dn])
                 continue
             if b == 13:
                 line = bytes(self._line).decode()
@@ -122,6 +123,10 @@ class ATModemModel:
             self.say("ERROR")
 
     def prompt(self, n, done):
+        if n > len(self._data):
+            self.say("ERROR")  # longer than the modem's send buffer
+            return
+        self._dn = 0
         self._out += b"> "
         self._data_left = n
         self._data_done = done
@@ -137,7 +142,7 @@ class ATModemModel:
         if not u.startswith("AT"):
             self.say("ERROR")
             return
-        self.commands.append(line)
+        self.commands += 1
         body = line[2:]
         if body == "":
             self.say("OK")
