@@ -37,39 +37,3 @@ class InvalidDataError(SensorError):
     """The data is outside what the chip can produce (e.g. a skipped-measurement marker)."""
 
     kind = "invalid"
-
-
-class ModemError(Exception):
-    """An AT-command modem answered ERROR (or a result the command does not expect): `command` is
-    the command sent, `result` the final result line."""
-
-    def __init__(self, command, result=""):
-        super().__init__(command, result)
-        self.command = command
-        self.result = result
-
-
-class ModemCMEError(ModemError):
-    """+CME ERROR: <err>, an error of the mobile equipment; `code` per 3GPP TS 27.007 section 9.2
-    (e.g. 10 SIM not inserted, 30 no network service, 148 unspecified GPRS error)."""
-
-    def __init__(self, command, code):
-        super().__init__(command, "+CME ERROR: %d" % code)
-        self.code = code
-
-
-class ModemTimeout(ModemError):
-    """No final result in time: the modem is off, asleep, on another baud rate or wedged."""
-
-
-class ModemNotRegistered(ModemError):
-    """The modem is not registered on the network: `stat` per 3GPP TS 27.007 section 7.2 (+CREG)
-    and 10.1.22 (+CEREG): 0 not searching, 2 searching, 3 registration denied, 4 unknown."""
-
-    def __init__(self, command, stat):
-        super().__init__(command, "stat %d" % stat)
-        self.stat = stat
-
-
-class ModemClosed(ModemError):
-    """The modem's TCP connection is closed (the peer or the network dropped it)."""

@@ -17,8 +17,7 @@ import time
 
 from micropython import const
 
-from drivers.at_modem import ModemBase
-from drivers.errors import ModemError, ModemTimeout
+from drivers.at_modem import ModemBase, ModemError, ModemTimeout
 
 _READ_MAX = const(1460)  # AT+CARECV=<cid>,<readlen>: at most 1460 bytes per read
 _CID = const(0)

@@ -14,8 +14,7 @@ connection (AT+CIPMUX=0, the default):
 """
 from micropython import const
 
-from drivers.at_modem import ModemBase
-from drivers.errors import ModemError
+from drivers.at_modem import ModemBase, ModemError
 
 _READ_MAX = const(1460)  # AT+CIPRXGET=2,<reqlength>: 1..1460 (the manual's range)
 

@@ -26,8 +26,7 @@ import time
 
 from micropython import const
 
-from drivers.at_modem import REG_NAMES
-from drivers.errors import ModemError, ModemNotRegistered
+from drivers.at_modem import REG_NAMES, ModemError, ModemNotRegistered
 from transport.mqtt_link import LinkError, MqttLink, backoff_ms  # noqa: F401  (this link's API too)
 
 _MODEMS = {"sim800": ("drivers.sim800", "Sim800"), "sim7080g": ("drivers.sim7080g", "Sim7080G")}

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mpy import run_mpy
+from mpy import precompiled, run_mpy
 
 # gc.mem_alloc() deltas without a collection in between: bytes allocated, garbage included (what the
 # GC must reclaim per call); "after" and "creep" are what stays allocated.
@@ -54,15 +54,6 @@ print(json.dumps(res))
 # session after 30 readings went through; the simulated modem's own heap is measured apart and left out.
 # Unix-port (64-bit) figures: 38.5 KB of modules (MQTT client and wire format included), 9.5 KB of link.
 CELLULAR_BUDGET = {"import": 42000, "link": 11000, "session": 8000, "creep": 512}
-
-
-def precompiled(tmp_path):
-    """The firmware and the simulated hardware as .mpy, as the simulator and a board run them (source
-    would be compiled on the device heap, tens of KB that the measured code never needs)."""
-    from datacityzen.sim.runner import compile_tree
-    from mpy import FIRMWARE, SIM_HW
-
-    return [compile_tree(SIM_HW, tmp_path / "mpy" / "hw"), compile_tree(FIRMWARE, tmp_path / "mpy" / "fw")]
 
 
 @pytest.mark.parametrize("modem", ["sim800", "sim7080g"])
