@@ -62,12 +62,3 @@ def run_mpy(code, *, cwd=None, heapsize="110K", timeout=60, extra_path=(), check
             f"micropython exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         )
     return proc
-
-
-def precompiled(folder):
-    """The firmware and the simulated hardware compiled to .mpy under `folder`, as the simulator and a
-    board run them (source would be compiled on the device heap: tens of KB the measured code never
-    needs); pass as run_mpy's extra_path."""
-    from datacityzen.sim.runner import compile_tree
-
-    return [compile_tree(SIM_HW, Path(folder) / "mpy" / "hw"), compile_tree(FIRMWARE, Path(folder) / "mpy" / "fw")]

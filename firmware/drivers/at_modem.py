@@ -21,6 +21,8 @@ from micropython import const
 
 
 _POLL_MS = const(10)
+_SETTLE_MS = const(100)
+_SETTLE_MAX_MS = const(2000)
 _OK = (b"OK",)
 _NONE = ()
 
@@ -98,6 +100,7 @@ class ATModem:
         self.urcs = _NONE  # prefixes (bytes) of the URCs to hand to on_urc
         self.on_urc = None
         self.commands = 0  # commands sent (for tests and figures)
+        self._stale = False  # an exchange was cut short: its answer may still be coming
 
     # -- bytes ----------------------------------------------------------------------------------
     def _fill(self):
@@ -197,9 +200,11 @@ class ATModem:
         """Send "AT<cmd>\\r" (cmd: bytes or str); return its information lines (a list of bytes) once a
         line in `done` arrives (with `first`, the first line that is not a URC: AT+CIFSR has no OK).
         ModemCMEError on "+CME ERROR: <n>", ModemError on "ERROR" or a line in `fail`, ModemTimeout."""
-        async with self._lock:
-            self._send(cmd)
-            return await self._collect(cmd, timeout_ms, done, fail, first)
+        return await self._exchange(self._command, cmd, timeout_ms, done, fail, first)
+
+    async def _command(self, cmd, timeout_ms, done, fail, first):
+        self._send(cmd)
+        return await self._collect(cmd, timeout_ms, done, fail, first)
 
     async def query(self, cmd, prefix, timeout_ms=5000):
         """The integer fields of the information line starting with `prefix` (e.g. b"+CSQ: ")."""
@@ -211,16 +216,18 @@ class ATModem:
     async def send_data(self, cmd, data, timeout_ms=10000, done=_OK, fail=_NONE):
         """A command that prompts for data with ">" (AT+CIPSEND=<n>, AT+CASEND=<cid>,<n>): send it,
         wait for the prompt, write `data`, wait for a line in `done`."""
-        async with self._lock:
-            self._send(cmd)
-            t0 = time.ticks_ms()
-            while True:
-                line = await self._next(cmd, t0, timeout_ms, prompt=True)
-                if line == b">":
-                    break
-                self._check(cmd, line, fail)
-            self.uart.write(data)
-            return await self._collect(cmd, timeout_ms, done, fail, False)
+        return await self._exchange(self._send_data, cmd, data, timeout_ms, done, fail)
+
+    async def _send_data(self, cmd, data, timeout_ms, done, fail):
+        self._send(cmd)
+        t0 = time.ticks_ms()
+        while True:
+            line = await self._next(cmd, t0, timeout_ms, prompt=True)
+            if line == b">":
+                break
+            self._check(cmd, line, fail)
+        self.uart.write(data)
+        return await self._collect(cmd, timeout_ms, done, fail, False)
 
     async def read_data(self, cmd, prefix, dest, inline, timeout_ms=5000):
         """A command whose answer is `prefix`<n>[,...] followed by n bytes of data, then OK: copy the
@@ -229,29 +236,32 @@ class ATModem:
         `inline`: the data follows the first field's comma on the same line (AT+CARECV: "+CARECV:
         <n>,<data>"); otherwise it follows the header line's CR LF (AT+CIPRXGET=2: "+CIPRXGET:
         2,<n>,<left>" CR LF <data>)."""
-        async with self._lock:
-            self._send(cmd)
-            t0 = time.ticks_ms()
-            n = 0
-            while True:
-                self._skip_eol()
-                if self._buf.find(prefix, self._s, self._s + len(prefix)) == self._s and self._s < self._e:
-                    n = await self._data(cmd, prefix, dest, inline, t0, timeout_ms)
-                    break
-                line = self._line()
-                if line is None:
-                    if not self._fill():
-                        if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                            raise ModemTimeout(cmd, "no answer in %d ms" % timeout_ms)
-                        await asyncio.sleep_ms(_POLL_MS)
-                    continue
-                if line.startswith(b"AT") or self._urc(line):
-                    continue
-                if line == b"OK":
-                    return 0
-                self._check(cmd, line, _NONE)
-            await self._collect(cmd, timeout_ms, _OK, _NONE, False)
-            return n
+        return await self._exchange(self._read_data, cmd, prefix, dest, inline, timeout_ms)
+
+    async def _read_data(self, cmd, prefix, dest, inline, timeout_ms):
+        self._send(cmd)
+        t0 = time.ticks_ms()
+        n = 0
+        while True:
+            self._skip_eol()
+            # (bounded by _e: the bytes past it are an older answer's, maybe the same header)
+            if self._e - self._s >= len(prefix) and self._buf.find(prefix, self._s, self._s + len(prefix)) == self._s:
+                n = await self._data(cmd, prefix, dest, inline, t0, timeout_ms)
+                break
+            line = self._line()
+            if line is None:
+                if not self._fill():
+                    if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                        raise ModemTimeout(cmd, "no answer in %d ms" % timeout_ms)
+                    await asyncio.sleep_ms(_POLL_MS)
+                continue
+            if line.startswith(b"AT") or self._urc(line):
+                continue
+            if line == b"OK":
+                return 0
+            self._check(cmd, line, _NONE)
+        await self._collect(cmd, timeout_ms, _OK, _NONE, False)
+        return n
 
     async def _data(self, cmd, prefix, dest, inline, t0, timeout_ms):
         buf = self._buf
@@ -289,6 +299,38 @@ class ATModem:
                     raise ModemTimeout(cmd, "data cut short (%d of %d bytes)" % (got, n))
                 await asyncio.sleep_ms(_POLL_MS)
         return n
+
+    async def _exchange(self, fn, *args):
+        """One command at a time. An exchange that did not end with its final result (cancelled, or
+        timed out: its answer may still come) leaves the stream unsure: the next one first lets the
+        modem finish (_settle), so a late "OK" is not taken for its own."""
+        async with self._lock:
+            if self._stale:
+                await self._settle()
+            self._stale = True
+            try:
+                r = await fn(*args)
+            except ModemError as e:
+                if not isinstance(e, ModemTimeout):
+                    self._stale = False  # ERROR / +CME ERROR: a final result, the exchange is over
+                raise
+            self._stale = False
+            return r
+
+    async def _settle(self):
+        """Drop input (URCs still go to on_urc) until the modem has been quiet for _SETTLE_MS."""
+        t0 = quiet = time.ticks_ms()
+        while (time.ticks_diff(time.ticks_ms(), quiet) < _SETTLE_MS
+               and time.ticks_diff(time.ticks_ms(), t0) < _SETTLE_MAX_MS):
+            line = self._line()
+            if line is not None:
+                self._urc(line)
+            elif self._fill():
+                quiet = time.ticks_ms()
+            else:
+                await asyncio.sleep_ms(_POLL_MS)
+        self._s = self._e = 0  # a partial line left is the tail of the old answer
+        self._stale = False
 
     async def poll(self):
         """Take the URCs the modem sent since the last command; other lines (late answers, "RDY")

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from mpy import precompiled, run_mpy
+from fwsim import compiled_dir
+from mpy import run_mpy
 from test_mqtt_client import DEVICE, Subscriber, publish_retained
 
 MODEMS = ("sim800", "sim7080g")
@@ -40,7 +41,7 @@ def run_link(tmp_path, b, modem, body, faults=None, reg_s=5, heapsize="160K"):
     body = "\n".join("        " + line for line in body.strip().splitlines())
     code = LINK.format(modem=modem, host=b.host, port=b.port, device=DEVICE, body=body, reg_s=reg_s)
     t0 = time.monotonic()
-    out = run_mpy(code, cwd=tmp_path, heapsize=heapsize, extra_path=precompiled(tmp_path)).stdout
+    out = run_mpy(code, cwd=tmp_path, heapsize=heapsize, extra_path=(compiled_dir(),)).stdout
     results = [json.loads(line[7:]) for line in out.splitlines() if line.startswith("RESULT ")]
     assert results, out
     return results, time.monotonic() - t0

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from mpy import precompiled, run_mpy
+from fwsim import compiled_dir
+from mpy import run_mpy
 
 # gc.mem_alloc() deltas without a collection in between: bytes allocated, garbage included (what the
 # GC must reclaim per call); "after" and "creep" are what stays allocated.
@@ -93,7 +94,7 @@ async def main():
     await link.close()
 asyncio.run(main())
 print(json.dumps(res))
-""", cwd=tmp_path, heapsize="110K", extra_path=precompiled(tmp_path)).stdout
+""", cwd=tmp_path, heapsize="110K", extra_path=(compiled_dir(),)).stdout
     res = json.loads(out.strip().splitlines()[-1])
     print(f"cellular {modem} heap (bytes):", res)
     for k, limit in CELLULAR_BUDGET.items():
