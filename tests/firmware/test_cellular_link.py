@@ -7,6 +7,8 @@ import json
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fwsim import compiled_dir
 from mpy import run_mpy
@@ -220,3 +222,53 @@ def test_at_parser_frames_answers_urcs_and_binary_data_in_any_chunking(tmp_path)
                         + written), line
     # 3GPP TS 27.007 8.5: 0 -> -113 dBm or less, 1 -> -111, 2..30 -> -109..-53, 31 -> -51 or more, 99 unknown
     assert out[5] == "[-113, -111, -109, -53, -51, None]"
+
+
+PROPERTY = """
+import asyncio, json
+from drivers.at_modem import ATModem
+
+class ScriptedUART:
+    def __init__(self, data, step):
+        self.data = data; self.step = step
+    def any(self):
+        return min(self.step, len(self.data))
+    def readinto(self, buf):
+        n = min(len(buf), self.step, len(self.data))
+        buf[:n] = self.data[:n]; self.data = self.data[n:]
+        return n
+    def write(self, b):
+        pass
+
+async def main():
+    for payload, step, inline, urc_before, urc_after in json.loads(CASES):
+        payload = bytes.fromhex(payload)
+        if inline:
+            answer = b"\\r\\n+CARECV: %d," % len(payload) + payload + b"\\r\\nOK\\r\\n"
+        else:
+            answer = b"\\r\\n+CIPRXGET: 2,%d,0\\r\\n" % len(payload) + payload + b"\\r\\nOK\\r\\n"
+        stream = b"\\r\\nCLOSED\\r\\n" * urc_before + answer + b"\\r\\nCLOSED\\r\\n" * urc_after + b"\\r\\nOK\\r\\n"
+        at = ATModem(ScriptedUART(stream, step), buf_size=96)
+        urcs = []
+        at.urcs = (b"CLOSED",); at.on_urc = urcs.append
+        dest = bytearray(300)
+        prefix = b"+CARECV: " if inline else b"+CIPRXGET: 2,"
+        n = await at.read_data(b"+X", prefix, dest, inline)
+        after = await at.command(b"")  # the next exchange finds its own OK: the stream stayed aligned
+        print(json.dumps([bytes(dest[:n]).hex(), len(urcs), after]))
+asyncio.run(main())
+"""
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.binary(max_size=300), st.integers(1, 97), st.booleans(), st.integers(0, 2),
+                          st.integers(0, 2)), min_size=1, max_size=8))
+def test_at_data_reads_return_any_payload_in_any_chunking(tmp_path, cases):
+    """Whatever the payload (line ends, "OK", "ERROR", ">" inside, longer than the AT buffer) and however
+    the UART hands it over, the TCP read returns it whole, URCs around it reach on_urc, and the stream
+    stays aligned for the next command."""
+    code = PROPERTY.replace("CASES", repr(json.dumps([[p.hex(), s, i, b, a] for p, s, i, b, a in cases])))
+    out = run_mpy(code, cwd=tmp_path, extra_path=(compiled_dir(),)).stdout.splitlines()
+    assert len(out) == len(cases)
+    for line, (payload, _, _, before, after) in zip(out, cases):
+        assert json.loads(line) == [payload.hex(), before + after, []]
