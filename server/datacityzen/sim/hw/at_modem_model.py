@@ -83,8 +83,7 @@ class ATModemModel:
         self._pump()
         o = self._o
         n = min(n, len(self._out) - o)
-        for i in range(n):
-            buf[i] = self._out[o + i]
+        buf[:n] = memoryview(self._out)[o:o + n]
         self._o = o + n
         if self._o == len(self._out):
             self._out = bytearray()  # all read: start afresh (small, no large block to find)
@@ -94,15 +93,21 @@ class ATModemModel:
     def write(self, data):
         if self.opts.get("silent"):
             return
-        for b in data:  # ints, from bytes, bytearray or memoryview alike (no copy)
-            if self._data_left:
-                self._data[self._dn] = b
-                self._dn += 1
-                self._data_left -= 1
+        mv = memoryview(data)
+        i = 0
+        while i < len(mv):
+            if self._data_left:  # data after a ">" prompt: taken in one piece
+                k = min(self._data_left, len(mv) - i)
+                self._data[self._dn:self._dn + k] = mv[i:i + k]
+                self._dn += k
+                self._data_left -= k
+                i += k
                 if not self._data_left:
                     done, self._data_done = self._data_done, None
                     done(memoryview(self._data)[:self._dn])
                 continue
+            b = mv[i]
+            i += 1
             if b == 13:
                 line = bytes(self._line).decode()
                 self._line = bytearray()
