@@ -6,6 +6,7 @@ A link subclasses MqttLink and brings its network up before `_session_up()`; `op
 sockets, e.g. a modem's TCP socket (cellular_mqtt.py).
 """
 import random
+import time
 
 from micropython import const
 
@@ -17,6 +18,10 @@ _BACKOFF_CAP_MS = const(300000)  # 5 min: a broker outage must not become a reco
 # Payload limit when no buffer could be allocated: a heap that refused 1 KB must not be asked for
 # wire.MAX_PAYLOAD (16 KB, plus its copy as bytes) per uplink; small uplinks still get through.
 _FALLBACK_PAYLOAD = const(1024)
+
+
+# Ports whose time.time() counts from 2000-01-01 need this added to give Unix time (as in app.py).
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 
 class LinkError(Exception):
@@ -112,7 +117,7 @@ class MqttLink:
             payload, n = wire.encode_batch(self.device, self.kit, self.firmware,
                                            readings[i:] if i else readings,
                                            _FALLBACK_PAYLOAD if self._buf is None else wire.MAX_PAYLOAD,
-                                           self._buf)
+                                           self._buf, int(time.time()) + _EPOCH_OFFSET)  # sent: the device clock
             await self._publish(self._t_up, payload, False)
             i += n
 
