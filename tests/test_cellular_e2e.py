@@ -25,7 +25,7 @@ def test_cellular_outage_and_reboot_mid_flush_store_every_reading_once(make_serv
          "air-outdoor-v1", "--devices", "1", "--count", str(count), "--interval", "1", "--workdir",
          str(tmp_path / "sim"), "--runtime", "micropython", "--transport", "cellular", "--modem", modem,
          "--timeout", "150", "--outage", "6", "--reboot-mid-flush", "1", "--reboot-mid-flush", "4",
-         "--admin-token", "cell-admin-token", "--server", service.http_url],
+         "--admin-token", "cell-admin-token", "--server", service.http_url, "--verbose"],
         capture_output=True, text=True, timeout=200)
     finished = time.time()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -33,10 +33,13 @@ def test_cellular_outage_and_reboot_mid_flush_store_every_reading_once(make_serv
     boots = int(re.search(r"(\d+) boot\(s\)", proc.stdout).group(1))
     assert boots >= 2  # the plug was pulled at the first uplink, after the broker had it
     rows = check_exactly_once(service, seqs, started, finished)
+    # the outage took the connection down under a running device: more connections than boots
+    connects = len(re.findall(r"\] dcz connected ", proc.stdout))
+    assert connects > boots, proc.stdout
     totals = dict(service.ingest.totals)
     print(f"cellular {modem} outage+reboot e2e:", json.dumps({
         "measured": len(seqs), "stored": len(rows), "lost": len(set(seqs)) - len(rows),
-        "duplicates_received": totals["duplicates"], "boots": boots, "seconds": round(finished - started, 1)}))
+        "duplicates_received": totals["duplicates"], "boots": boots, "connects": connects, "seconds": round(finished - started, 1)}))
     assert len(rows) >= count
     assert totals["duplicates"] >= 1  # the uplink cut off before its PUBACK was delivered again
     from datacityzen.store import device_reports
