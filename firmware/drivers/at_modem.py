@@ -196,15 +196,17 @@ class ATModem:
             info.append(line)
 
     # -- commands -------------------------------------------------------------------------------
-    async def command(self, cmd, timeout_ms=5000, done=_OK, fail=_NONE, first=False):
+    async def command(self, cmd, timeout_ms=5000, done=_OK, fail=_NONE, first=False, label=None):
         """Send "AT<cmd>\\r" (cmd: bytes or str); return its information lines (a list of bytes) once a
         line in `done` arrives (with `first`, the first line that is not a URC: AT+CIFSR has no OK).
-        ModemCMEError on "+CME ERROR: <n>", ModemError on "ERROR" or a line in `fail`, ModemTimeout."""
-        return await self._exchange(self._command, cmd, timeout_ms, done, fail, first)
+        ModemCMEError on "+CME ERROR: <n>", ModemError on "ERROR" or a line in `fail`, ModemTimeout.
+        Errors name the command by `label` when given: a command carrying a secret (the APN password)
+        must not reach the logs."""
+        return await self._exchange(self._command, cmd, timeout_ms, done, fail, first, label or cmd)
 
-    async def _command(self, cmd, timeout_ms, done, fail, first):
+    async def _command(self, cmd, timeout_ms, done, fail, first, label):
         self._send(cmd)
-        return await self._collect(cmd, timeout_ms, done, fail, first)
+        return await self._collect(label, timeout_ms, done, fail, first)
 
     async def query(self, cmd, prefix, timeout_ms=5000):
         """The integer fields of the information line starting with `prefix` (e.g. b"+CSQ: ")."""

@@ -55,7 +55,7 @@ class Sim7080G(ModemBase):
                 self.pdp_active = True
                 return
         self.pdp_active = False
-        await at.command(('+CNCFG=%d,1,"%s","%s","%s"' % (_PDP, apn, user, password)).encode())
+        await at.command(('+CNCFG=%d,1,"%s","%s","%s"' % (_PDP, apn, user, password)).encode(), label=b"+CNCFG")
         await at.command(b"+CNACT=%d,1" % _PDP, 20000)
         t0 = time.ticks_ms()
         while not self.pdp_active:  # "+APP PDP: 0,ACTIVE" follows the OK

@@ -43,7 +43,7 @@ class Sim800(ModemBase):
         await at.command(b"+CIPSHUT", 65000, done=(b"SHUT OK",))
         self.closed = True
         await at.command(b"+CIPRXGET=1")
-        await at.command(('+CSTT="%s","%s","%s"' % (apn, user, password)).encode())
+        await at.command(('+CSTT="%s","%s","%s"' % (apn, user, password)).encode(), label=b"+CSTT")
         await at.command(b"+CIICR", 85000)
         ip = (await at.command(b"+CIFSR", 10000, first=True))[0]
         if ip.count(b".") != 3:

@@ -19,7 +19,8 @@ MODEMS = ("sim800", "sim7080g")
 LINK = """
 import asyncio, json
 from transport.cellular_mqtt import CellularMqttLink, LinkError
-cfg = {{"cellular": {{"modem": "{modem}", "uart": 1, "apn": "sim.test", "register_timeout_s": {reg_s}}},
+cfg = {{"cellular": {{"modem": "{modem}", "uart": 1, "apn": "sim.test", "apn_user": "kit",
+                     "apn_password": "s3cret-apn", "register_timeout_s": {reg_s}}},
        "mqtt": {{"host": "{host}", "port": {port}, "keepalive_s": 30}}}}
 configs = []
 def out(**kw):
@@ -99,6 +100,13 @@ def test_cme_error_from_the_bearer_is_a_link_error(mosquitto_broker, tmp_path, m
                           faults={"cme": {command: 148}})
     assert results == [{"error": results[0]["error"], "connected": False}]
     assert "ModemCMEError" in results[0]["error"] and "+CME ERROR: 148" in results[0]["error"]
+
+
+@pytest.mark.parametrize("modem,command", [("sim800", "CSTT"), ("sim7080g", "CNCFG")])
+def test_a_failed_apn_command_does_not_leak_the_apn_password(mosquitto_broker, tmp_path, modem, command):
+    results, _ = run_link(tmp_path, mosquitto_broker, modem, "await link.connect()", faults={"cme": {command: 3}})
+    assert "+CME ERROR: 3" in results[0]["error"] and f"+{command}" in results[0]["error"]
+    assert "s3cret-apn" not in results[0]["error"]  # the app logs this message
 
 
 @pytest.mark.parametrize("modem", MODEMS)
