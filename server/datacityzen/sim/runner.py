@@ -42,7 +42,7 @@ SIM_HW_ALLOWANCE_KB = 52
 WORD_SIZE_MARGIN_KB = 24
 SIM_HEAP_KB = FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB + WORD_SIZE_MARGIN_KB
 # A cellular kit's simulated modem (at_modem_model.py and its sim800/sim7080g subclass, one instance with
-# its buffers) lives in the device's heap too: 34.3 KB measured by tests/firmware/test_transport_heap.py.
+# its buffers) lives in the device's heap too: 33.9 KB measured by tests/firmware/test_transport_heap.py.
 SIM_MODEM_ALLOWANCE_KB = 36
 
 
