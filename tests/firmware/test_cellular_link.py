@@ -280,3 +280,46 @@ def test_at_data_reads_return_any_payload_in_any_chunking(tmp_path, cases):
     assert len(out) == len(cases)
     for line, (payload, _, _, before, after) in zip(out, cases):
         assert json.loads(line) == [payload.hex(), before + after, []]
+
+
+LATE = """
+import asyncio, time
+from drivers.at_modem import ATModem, ModemTimeout
+
+class TimedUART:
+    # each answer becomes readable at its time (ms after start), whatever was written
+    def __init__(self, script):
+        self.t0 = time.ticks_ms(); self.script = script; self.data = b""
+    def _due(self):
+        now = time.ticks_diff(time.ticks_ms(), self.t0)
+        while self.script and self.script[0][0] <= now:
+            self.data += self.script.pop(0)[1]
+    def any(self):
+        self._due(); return len(self.data)
+    def readinto(self, buf):
+        self._due(); n = min(len(buf), len(self.data))
+        buf[:n] = self.data[:n]; self.data = self.data[n:]
+        return n
+    def write(self, b):
+        pass
+
+async def main():
+    u = TimedUART([(150, b"\\r\\n+CSQ: 5,0\\r\\n\\r\\nOK\\r\\n"), (450, b"\\r\\n+CREG: 0,1\\r\\n\\r\\nOK\\r\\n")])
+    at = ATModem(u)
+    try:
+        await asyncio.wait_for_ms(at.command(b"+CSQ"), 50)  # given up before the modem answers
+    except asyncio.TimeoutError:
+        print("cancelled")
+    await asyncio.sleep_ms(20)
+    print(await at.command(b"+CREG?", 2000))
+    try:
+        await at.command(b"+CSQ", 30)  # nothing more comes
+    except ModemTimeout as e:
+        print("timeout", e.command)
+asyncio.run(main())
+"""
+
+
+def test_a_late_answer_to_a_command_given_up_is_not_taken_for_the_next_ones(tmp_path):
+    out = run_mpy(LATE, cwd=tmp_path, extra_path=(compiled_dir(),)).stdout.splitlines()
+    assert out == ["cancelled", "[b'+CREG: 0,1']", "timeout b'+CSQ'"]
