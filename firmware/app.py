@@ -188,7 +188,7 @@ class App:
             await asyncio.sleep_ms(60000)
 
     async def send_loop(self):
-        from transport.wifi_mqtt import backoff_ms
+        from transport.mqtt_link import backoff_ms
 
         attempt = 0
         ntp_tried = None

@@ -12,6 +12,7 @@ Modules are imported on demand, so a kit pays RAM only for its own link.
 """
 
 LINKS = {"wifi": ("transport.wifi_mqtt", "WifiMqttLink")}
+LINKS["cellular"] = ("transport.cellular_mqtt", "CellularMqttLink")
 
 
 def make_link(cfg, device, kit, firmware):

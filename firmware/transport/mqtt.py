@@ -2,7 +2,7 @@
 
 One connection per instance: connect() opens it and starts a reader task (dispatching PUBACK, SUBACK,
 PINGRESP and incoming PUBLISH) and a keepalive task. Reconnecting is the caller's job (make a new
-connect() after MQTTConnectionLost); see wifi_mqtt.backoff_ms(). Incoming QoS 2 is not supported: we
+connect() after MQTTConnectionLost); see mqtt_link.backoff_ms(). Incoming QoS 2 is not supported: we
 only ever subscribe with QoS <= 1, so a broker never sends it (spec 3.8.4: granted QoS <= requested).
 """
 import asyncio
@@ -93,9 +93,11 @@ def _str(s):
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
                  clean_session=True, will=None, on_message=None, timeout_ms=10000, ssl=None,
-                 server_hostname=None):
+                 server_hostname=None, open_connection=None):
         """`will` = (topic, message bytes, qos, retain) or None. `ssl`: an SSLContext for TLS (its
         CA bundle checks the broker), `server_hostname` the name the certificate must carry (host).
+        `open_connection(host, port)`: a coroutine giving (reader, writer) streams, for a connection
+        through something other than the host's sockets (a modem's TCP socket); default asyncio's.
 
         `on_message(topic: str, payload: bytes, retained: bool)` is called in the reader task for each
         incoming PUBLISH: keep it short, or hand the work to another task.
@@ -112,6 +114,7 @@ class MQTTClient:
         self.timeout_ms = timeout_ms
         self.ssl = ssl
         self.server_hostname = server_hostname
+        self.open_connection = open_connection
         self._reader = None
         self._writer = None
         self._tasks = []
@@ -136,7 +139,9 @@ class MQTTClient:
             return
         self.lost = None
         try:
-            if self.ssl is None:
+            if self.open_connection is not None:
+                opening = self.open_connection(self.host, self.port)
+            elif self.ssl is None:
                 opening = asyncio.open_connection(self.host, self.port)
             else:
                 opening = asyncio.open_connection(self.host, self.port, ssl=self.ssl,

@@ -89,11 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="give up after this many seconds (default: 60 + 3 x count x interval + outage)")
     sim.add_argument("--transport", choices=("wifi", "cellular", "lorawan"), default=None,
                      help="the link the devices use (default: the kit's transport.link)")
+    sim.add_argument("--modem", choices=("sim7080g", "sim800"), default=None,
+                     help="the simulated modem of --transport cellular (default sim7080g: LTE-M/NB-IoT; "
+                          "sim800: 2G/GPRS)")
     sim.add_argument("--outage", type=float, default=0.0, metavar="SECONDS",
                      help="make the network unreachable for this long during the run (default 0)")
     sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
                      help="power each device off when the broker has its N-th uplink but before the "
-                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi only)")
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi and cellular)")
     sim.add_argument("--clock-offset", type=int, default=None, metavar="SECONDS",
                      help="each device's clock is this many seconds off at power-up (e.g. 157680000: five "
                           "years ahead; negative: behind) until NTP sets it")
@@ -202,6 +205,7 @@ def cmd_sim(args) -> int:
                     outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
                     credentials=credentials, variant=args.variant, clock_offset_s=args.clock_offset,
                     ntp_offset_s=args.ntp_offset, ntp_fail=args.ntp_fail)
+    sim.modem = args.modem
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
               file=sys.stderr)

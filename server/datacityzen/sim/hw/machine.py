@@ -11,7 +11,9 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
     }
 
 - "uart": UART id (string) -> device. Chips: "sds011", "pms5003", "pms7003" (see sds011_model.py and
-  pms5003_model.py for their options). A UART id not listed has nothing connected: reads give no
+  pms5003_model.py for their options), the modems "sim800" and "sim7080g" (at_modem_model.py; a
+  device.json with the cellular link gets its modem on its cellular.uart, and "modem": {...} here
+  sets the modem's faults). A UART id not listed has nothing connected: reads give no
   bytes, writes vanish.
 - "i2c": I2C id -> {decimal address -> device}. Chips: "bme280", "sps30" (see bme280_model.py and
   sps30_model.py), and any chip NAME with a NAME_model.py defining `Model` ("bme680", "sht3x",
@@ -58,9 +60,10 @@ def _from_kit(path="kit.json"):
         return None
     try:
         with open("device.json") as f:
-            variant = json.load(f).get("variant")  # the variant the device picked (config.py)
+            device = json.load(f)
     except (OSError, ValueError):
-        variant = None
+        device = {}
+    variant = device.get("variant")  # the variant the device picked (config.py)
     chosen = (kit.get("variants") or {}).get(variant) or {}
     for key in ("buses", "sensors"):
         if key in chosen:
@@ -83,6 +86,10 @@ def _from_kit(path="kit.json"):
             i2c.setdefault(str(bus["id"]), {})[str(addr)] = {"chip": chip[0], "faults": {}, "kit": 1}
         elif bus.get("type") == "i2s":
             i2s[str(bus["id"])] = {"chip": chip[0], "faults": {}}
+    cell = device.get("cellular") or {}
+    if (device.get("transport") or kit.get("transport") or {}).get("link") == "cellular":
+        # the cellular link's modem (sim800_model.py, sim7080g_model.py), on the UART device.json names
+        uart[str(cell.get("uart", 1))] = {"chip": cell.get("modem", "sim7080g"), "faults": {}}
     return {"uart": uart, "i2c": i2c, "i2s": i2s}
 
 
