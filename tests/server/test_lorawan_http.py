@@ -91,9 +91,9 @@ def stored(server, device=DEVICE):
 def test_ttn_route_refuses_without_a_configured_secret(make_service):
     s = make_service()
     r = httpx.post(s.http_url + "/api/v1/ingest/ttn", json=ttn_body(payload()), headers=AUTH)
-    assert r.status_code == 503 and "--ttn-secret" in r.json()["detail"]
+    assert r.status_code == 403 and "--ttn-secret" in r.json()["detail"]
     r = httpx.post(s.http_url + "/api/v1/ingest/chirpstack?event=up", json=chirpstack_body(payload()), headers=AUTH)
-    assert r.status_code == 503
+    assert r.status_code == 403
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {SECRET}"},

@@ -6,7 +6,7 @@ counter) kept beside each reading in raw_readings.radio.
 
 Who may post: the network server, proving it with the shared secret (`datacityzen serve --ttn-secret`
 or DCZ_TTN_SECRET) as `Authorization: Bearer <secret>`, a custom header of the webhook or integration.
-Without a configured secret both routes answer 503; a missing or wrong secret gets 401 (compared in
+Without a configured secret both routes answer 403; a missing or wrong secret gets 401 (compared in
 constant time). The device must be registered (`datacityzen devices add`): its id is the device id
 given at the network server (docs/api.md).
 """
@@ -27,7 +27,9 @@ from .limits import check_device_rate
 router = APIRouter(tags=["LoRaWAN ingest"])
 
 _AUTH_DOC = {401: {"description": "missing or wrong shared secret"},
-             503: {"description": "no shared secret configured: the route is off"}}
+             403: {"description": "no shared secret configured (the route is off), or the device is not registered"}}
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "description": "the network server's uplink event, as it posts it"}}}}}
 
 
 def _state(request: Request):
@@ -41,7 +43,7 @@ def _state(request: Request):
 def _check_secret(request: Request) -> None:
     secret = getattr(request.app.state.settings, "ttn_secret", None)
     if not secret:
-        raise HTTPException(status_code=503, detail=(
+        raise HTTPException(status_code=403, detail=(
             "LoRaWAN ingest is off: start the server with --ttn-secret or DCZ_TTN_SECRET "
             "/ ingestion LoRaWAN désactivée : démarrez le serveur avec --ttn-secret ou DCZ_TTN_SECRET"))
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -101,7 +103,7 @@ def _ingest(request: Request, network: str, body: bytes, parse) -> JSONResponse:
 
 
 @router.post("/api/v1/ingest/ttn", summary="The Things Stack v3 uplink webhook (LoRaWAN payload v1)",
-             responses=_AUTH_DOC)
+             responses=_AUTH_DOC, openapi_extra=_BODY)
 async def ingest_ttn(request: Request):
     _check_secret(request)
     body = await _body(request)
@@ -109,7 +111,7 @@ async def ingest_ttn(request: Request):
 
 
 @router.post("/api/v1/ingest/chirpstack", summary="ChirpStack v4 HTTP integration event (up events ingested)",
-             responses=_AUTH_DOC)
+             responses=_AUTH_DOC, openapi_extra=_BODY)
 async def ingest_chirpstack(request: Request,
                             event: str = Query(..., pattern=r"^[a-z]{1,20}$",
                                                description="ChirpStack event type; only 'up' carries readings")):
