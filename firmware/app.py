@@ -99,7 +99,8 @@ class App:
         ready = getattr(self.link, "ready", None)
         if ready is not None:  # a link with an airtime budget waits here: the batch grows meanwhile
             await ready()
-        batch = self.spool.peek(self.cfg["batch_max"])
+        # a link may ask for larger batches than cfg["batch_max"] (LoRaWAN: as many as fill an uplink)
+        batch = self.spool.peek(max(self.cfg["batch_max"], getattr(self.link, "batch_max", 0)))
         if not batch:
             return 0
         n = await self.link.send(batch)

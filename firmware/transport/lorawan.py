@@ -85,6 +85,10 @@ class LorawanLink:
             raise ValueError("lorawan.confirmed_per_day must be at least 2 (or null: no limit)")
         self._down = airtime.Budget(down, 1, now)
         self.dr = int(lw["dr"])
+        # readings the app takes from the spool per flush: enough to fill a 222-byte uplink of the
+        # smaller layouts (26 air-outdoor-v1 readings); a peek of 30 fits the heap
+        # (tests/firmware/test_transport_heap.py)
+        self.batch_max = 30
         self.dev_eui = None
         self.uplinks = 0
         self.failures = 0  # uplinks in a row without ACK
