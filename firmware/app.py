@@ -173,7 +173,9 @@ class App:
             await asyncio.sleep_ms(60000)
 
     async def send_loop(self):
-        from transport.wifi_mqtt import backoff_ms
+        backoff_ms = getattr(self.link, "backoff_ms", None)  # a link's own (no Wi-Fi module in RAM)
+        if backoff_ms is None:
+            from transport.wifi_mqtt import backoff_ms
 
         attempt = 0
         ntp_tried = None

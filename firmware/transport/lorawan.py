@@ -55,9 +55,10 @@ async def _sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 
-def _jitter(attempt, cap_ms):
-    """Full-jitter exponential back-off from 2 s (as wifi_mqtt.backoff_ms, without importing it)."""
-    ceiling = cap_ms if attempt >= 20 else min(cap_ms, 2000 << attempt)
+def backoff_ms(attempt, cap_ms=3600000, base_ms=2000):
+    """Full-jitter exponential back-off (as wifi_mqtt.backoff_ms, without loading the Wi-Fi and MQTT
+    modules): uniform in [0, min(cap, base * 2**attempt)]. The app uses it between join attempts."""
+    ceiling = cap_ms if attempt >= 20 else min(cap_ms, base_ms << attempt)
     return random.getrandbits(30) % (ceiling + 1)
 
 
@@ -99,6 +100,9 @@ class LorawanLink:
     @property
     def connected(self):
         return self._joined
+
+    def backoff_ms(self, attempt, cap_ms=3600000):
+        return backoff_ms(attempt, cap_ms)
 
     async def _setup(self):
         m = self._modem
@@ -163,7 +167,7 @@ class LorawanLink:
     def _failed(self, why):
         self.failures += 1
         self._retry_at = time.ticks_add(time.ticks_ms(),
-                                        _jitter(self.failures - 1, int(self._lw["retry_backoff_cap_s"] * 1000)))
+                                        backoff_ms(self.failures - 1, int(self._lw["retry_backoff_cap_s"] * 1000)))
         if self.failures >= self._lw["rejoin_after_failures"]:
             self._joined = False
         return LinkError(why)

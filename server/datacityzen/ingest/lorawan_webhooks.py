@@ -90,6 +90,13 @@ def _time(x) -> datetime | None:
     return t.astimezone(timezone.utc)
 
 
+def _seconds(x) -> float | None:
+    """A protobuf JSON duration ("0.061696s") in seconds."""
+    if isinstance(x, str) and re.fullmatch(r"\d{1,3}(\.\d{1,9})?s", x):
+        return float(x[:-1])
+    return None
+
+
 def _device(x, where: str) -> str:
     if not isinstance(x, str) or not _DEVICE_RE.fullmatch(x):
         shown = json.dumps(x)[:50] if x is not None else "nothing"
@@ -150,7 +157,6 @@ def parse_ttn(body: bytes, now: datetime) -> NetworkUplink:
     first = _dict(rx[0]) if rx else {}
     received = _time(first.get("time")) or _time(up.get("received_at")) or _time(doc.get("received_at")) or now
     lora = _dict(_dict(_dict(up.get("settings")).get("data_rate")).get("lora"))
-    airtime = up.get("consumed_airtime")
     radio = {
         "network": "ttn",
         "dev_eui": _eui(ids.get("dev_eui")),
@@ -160,7 +166,7 @@ def parse_ttn(body: bytes, now: datetime) -> NetworkUplink:
         "bandwidth": _int(lora.get("bandwidth")),
         "frequency": _int(_dict(up.get("settings")).get("frequency")),
         "gateways": len(rx),
-        "airtime_s": float(airtime[:-1]) if isinstance(airtime, str) and re.fullmatch(r"\d{1,3}(\.\d{1,9})?s", airtime) else None,
+        "airtime_s": _seconds(up.get("consumed_airtime")),
         "simulated": True if doc.get("simulated") is True else None,
     }
     radio.update(_best_gateway(rx, lambda g: _dict(g.get("gateway_ids")).get("gateway_id"), "rssi"))

@@ -407,10 +407,13 @@ class Simulator:
                     late = [f"{d.id}: {d.acked} acknowledged, {d.measured}/{self.count} measured, "
                             f"{d.pending if d.pending is not None else '?'} pending" for d in self.devices]
                     hint = next((d.errors[-1] for d in self.devices if d.errors), "")
+                    if self.network_server is not None and self.network_server.refused:
+                        hint = "the server refused the LoRaWAN webhook: " + self.network_server.refused[-1]
                     raise SimError(
                         "timed out waiting for acknowledgements (" + "; ".join(late) + ")"
                         + (f"; last problem: {hint}" if hint else "")
-                        + f"; is a broker listening on mqtt://{self.broker[0]}:{self.broker[1]}?"
+                        + (f"; is a server at {self.server_url} taking LoRaWAN webhooks?" if self.link == "lorawan"
+                           else f"; is a broker listening on mqtt://{self.broker[0]}:{self.broker[1]}?")
                     )
         finally:
             self.stop()
