@@ -32,6 +32,8 @@ HEADER_BYTES = const(4)
 SEQ_LIMIT = const(0x10000000)  # seq travels in 28 bits of the header
 _TIME_LIMIT = const(0x7FFFFFFF)
 _PM = const(0)  # "scale" of the piecewise particle-mass code
+_HUGE = 1e30  # beyond any field: infinities and absurd values are "no value"
+_NHUGE = -1e30
 
 # quantity -> (bits, scale, low): code = round((value - low) * scale); the all-ones code is "no value".
 # Steps are the display decimals of kits/quantities.json; ranges cover its valid_range.
@@ -91,7 +93,7 @@ def code(q, v):
     top = (1 << bits) - 1
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
         return top
-    if v != v or v in (float("inf"), float("-inf")):
+    if v != v or v > _HUGE or v < _NHUGE:  # NaN or infinite (no float built per call)
         return top
     if scale == _PM:
         c = _round(v * 10)
