@@ -25,7 +25,7 @@ import asyncio
 import log
 from drivers.lora_e5 import Busy, LoRaE5, LoRaE5Error, NotJoined
 from transport import airtime
-from transport.lorawan_wire import Encoder, layout_for
+from transport.lorawan_wire import FIELDS, Encoder, layout_for
 
 _DEFAULTS = {
     # ESP32 UART1 on free pins (the kits use UART2, I2C 21/22 and I2S 25/32/33); the modem's default
@@ -86,10 +86,15 @@ class LorawanLink:
             raise ValueError("lorawan.confirmed_per_day must be at least 2 (or null: no limit)")
         self._down = airtime.Budget(down, 1, now)
         self.dr = int(lw["dr"])
-        # readings the app takes from the spool per flush: enough to fill a 222-byte uplink of the
-        # smaller layouts (26 air-outdoor-v1 readings); a peek of 30 fits the heap
-        # (tests/firmware/test_transport_heap.py)
-        self.batch_max = 30
+        # readings the app takes from the spool per flush: about what fills a 222-byte uplink (a first
+        # reading, then ~1 byte of seq, 1 of time and 1 per value each; the encoder takes what really
+        # fits), at most 45 (a peek of 30 air-outdoor readings costs 48 KB of garbage on the unix
+        # port, tests/firmware/test_transport_heap.py; smaller layouts, smaller records)
+        qs = self._enc.qs
+        bits = 0
+        for q in qs:
+            bits += FIELDS[q][0]
+        self.batch_max = min(45, (222 - 8 - (bits + 7) // 8) // (2 + len(qs)) + 1)
         self.dev_eui = None
         self.uplinks = 0
         self.failures = 0  # uplinks in a row without ACK
