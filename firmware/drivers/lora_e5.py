@@ -31,6 +31,7 @@ import asyncio
 from micropython import const
 
 _LINE = const(128)
+_RX = const(64)  # bytes pulled from the UART per readinto
 _CMD = const(480)  # AT+CMSGHEX="<2 x 222 hex digits>"\r\n
 _POLL_MS = const(10)
 _HEX = b"0123456789ABCDEF"
@@ -92,37 +93,47 @@ class LoRaE5:
         self._line = bytearray(_LINE)
         self._n = 0
         self._cmd = bytearray(_CMD)
-        self._one = bytearray(1)
+        self._rx = bytearray(_RX)
+        self._rxi = 0  # next byte of _rx to read
+        self._rxn = 0  # bytes in _rx
         self.rssi = None  # of the last downlink (ACK), dBm
         self.snr = None
         self.window = None  # 1 or 2: the receive window the last downlink came in
 
     # -- line I/O ---------------------------------------------------------------------------------
     def _drain(self):
+        """Forget whatever the modem said before the next command (late lines of the last one)."""
         while self.uart.any():
-            self.uart.readinto(self._one, 1)
+            if not self.uart.readinto(self._rx):
+                break
+        self._rxi = self._rxn = 0
         self._n = 0
 
     async def _readline(self, timeout_ms):
-        """The next answer line (str, without CR LF), or ModemTimeout."""
+        """The next answer line (str, without CR LF), or ModemTimeout. Reads the UART in chunks into
+        a buffer kept between calls (a chunk may hold the start of the next line)."""
         t0 = _ticks()
-        one = self._one
+        rx = self._rx
+        line = self._line
         while True:
-            while self.uart.any():
-                if not self.uart.readinto(one, 1):
-                    break
-                b = one[0]
+            if self._rxi >= self._rxn:
+                self._rxi = 0
+                self._rxn = (self.uart.readinto(rx) or 0) if self.uart.any() else 0
+            while self._rxi < self._rxn:
+                b = rx[self._rxi]
+                self._rxi += 1
                 if b == 0x0A:
                     n = self._n
                     self._n = 0
-                    if n and self._line[n - 1] == 0x0D:
+                    if n and line[n - 1] == 0x0D:
                         n -= 1
                     if n:
-                        return bytes(self._line[:n]).decode()
-                    continue
-                if self._n < _LINE:
-                    self._line[self._n] = b
+                        return bytes(line[:n]).decode()
+                elif self._n < _LINE:
+                    line[self._n] = b
                     self._n += 1
+            if self._rxn:
+                continue  # the chunk is used up: the UART may hold more
             if _elapsed(t0) > timeout_ms:
                 raise ModemTimeout("LoRa-E5: no answer in %d ms" % timeout_ms)
             await _sleep_ms(_POLL_MS)

@@ -53,6 +53,7 @@ class Model:
         self.joins = 0
         self._in = bytearray()
         self._out = bytearray()
+        self._pos = 0  # bytes of _out already read by the host
         self._timed = []  # [due ms, line] emitted when due
         self._pending = None  # (name, due ms) while waiting for the network server's answer
         self._sock = None
@@ -61,13 +62,16 @@ class Model:
     # -- UART side ----------------------------------------------------------------------------
     def any(self):
         self._tick()
-        return len(self._out)
+        return len(self._out) - self._pos
 
     def read_into(self, buf, n):
         self._tick()
-        n = min(n, len(self._out), len(buf))
-        buf[:n] = self._out[:n]
-        self._out = self._out[n:]
+        n = min(n, len(self._out) - self._pos, len(buf))
+        buf[:n] = memoryview(self._out)[self._pos:self._pos + n]
+        self._pos += n
+        if self._pos >= len(self._out):  # all read: start over without copying
+            self._out = bytearray()
+            self._pos = 0
         return n
 
     def write(self, data):
