@@ -18,6 +18,9 @@ from version import VERSION
 
 # Unix time of 2024-01-01: a clock below this has not been set (NTP not reached yet).
 _CLOCK_VALID_AFTER = const(1704067200)
+# NTP moving a clock taken as set by more than this is a correction of a wrong clock (an RTC years
+# off), not drift: what waits in the spool is shifted with it (spool.shift_times).
+_CLOCK_JUMP_S = const(120)
 # Ports whose time.time() counts from 2000-01-01 need this added to give Unix time.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -55,6 +58,7 @@ class App:
         self._up_s = 0
         self._up_ms = 0
         self.clock_anchored = False
+        self.ntp_ok = False  # NTP answered since boot: until then it is tried again now and then
         self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
         self.status_due = asyncio.Event()
@@ -126,6 +130,17 @@ class App:
             self.clock_anchored = True
             log.event("clock_set", boot=self.spool.boot)
 
+    def sync_clock(self):
+        """NTP (sync_clock); when it moves a clock that was already taken as set by more than
+        _CLOCK_JUMP_S, the readings stamped with the old clock get the same correction."""
+        before = unix_time()
+        t = time.ticks_ms()
+        self.ntp_ok = sync_clock() or self.ntp_ok
+        jump = unix_time() - before - time.ticks_diff(time.ticks_ms(), t) // 1000
+        if (jump > _CLOCK_JUMP_S or jump < -_CLOCK_JUMP_S) and before > _CLOCK_VALID_AFTER and clock_is_set():
+            self.spool.shift_times(jump)
+            log.event("clock_corrected", by_s=jump, pending=self.spool.pending())
+
     def status(self):
         s = {
             "state": "online",
@@ -184,7 +199,7 @@ class App:
             if not self.link.connected:
                 try:
                     await self.link.connect()
-                    sync_clock()
+                    self.sync_clock()
                     await self.link.publish_status(self.status())
                     log.event("connected", attempt=attempt)
                     attempt = 0
@@ -203,11 +218,12 @@ class App:
                 await self.link.close()
                 continue
             if sent == 0:
-                if not clock_is_set() and (ntp_tried is None or
+                if (not clock_is_set() or not self.ntp_ok) and (ntp_tried is None or
                                            time.ticks_diff(time.ticks_ms(), ntp_tried) > ntp_wait):
-                    ntp_tried = time.ticks_ms()  # readings wait for their time: try NTP again,
+                    ntp_tried = time.ticks_ms()  # readings wait for their time (or a clock NTP never
+                    # confirmed may be wrong): try NTP again,
                     ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
-                    sync_clock()
+                    self.sync_clock()
                     continue
                 self.readings_ready.clear()
                 try:
@@ -288,8 +304,10 @@ def sync_clock():
         import ntptime
 
         ntptime.settime()
+        return True
     except Exception as exc:
         log.event("ntp_failed", error=repr(exc))
+        return False
 
 
 def safe_mode(cfg):

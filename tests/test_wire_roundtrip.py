@@ -135,3 +135,19 @@ print(len(data), n, m, wire.max_batch(len(vals)))
     size, n, m, guide = map(int, out)
     assert size <= 16384 and 1 <= n <= 100 and m == 3
     assert guide <= n  # max_batch() guidance is conservative
+
+
+def test_sent_round_trips_and_a_clock_years_ahead_is_corrected():
+    """The firmware writes its clock as `sent`; five years ahead of the server's, the server moves the
+    reading back by the difference and flags it."""
+    ahead = 5 * 365 * 86400
+    now = int(NOW.timestamp())
+    out = run_mpy(f"""
+from transport import wire
+r = {{"seq": 7, "time": {now - 60 + ahead}, "values": {{"pm2_5": 12.34}}}}
+print(wire.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r], sent={now + ahead}).decode())
+""").stdout.strip()
+    assert f'"sent":{now + ahead},' in out
+    (r,) = decode_uplink("dcz/v1/dcz-3f2a9c/up", out.encode(), now=NOW).readings
+    assert r.time.timestamp() == now - 60
+    assert r.flags == {"pm2_5": ("clock_corrected",)}

@@ -33,7 +33,7 @@ def victoria_exe():
 
 class Victoria:
     def __init__(self, exe, port, storage):
-        self.port = port
+        self.port, self.storage = port, storage
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [exe, f"-storageDataPath={storage}", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y",

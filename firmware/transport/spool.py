@@ -19,6 +19,10 @@ anchor and peek() hands such readings out with "time" = anchor + up; so a readin
 with a real time. Readings of a boot that ended before its clock was ever set have no possible time:
 peek() drops them at the head of the queue and counts them (`untimed`, also added to `dropped`).
 
+A clock taken as set can still be wrong (an RTC years ahead, say). When NTP later moves it by more
+than the app's threshold, `shift_times(by_s)` records (last seq so far, by_s) in `shift`, and peek()
+adds by_s to the time of every reading up to that seq, and to the boot anchors: what waits in the spool
+leaves with the corrected time.
 When the spool exceeds `max_bytes`, the oldest segment is deleted and its unacknowledged readings are
 counted in `dropped`. Capacity (tests/firmware/test_spool_store_forward.py): a record of the
 air-outdoor-v1 kit is about 145 bytes, so the 768 KiB of config.py keep about 5,400 readings, 9 days
@@ -37,6 +41,7 @@ except ImportError:  # CPython fallback
 _SEQ_BLOCK = const(100)
 _SEQ_LIMIT = const(0x7FFFFFFF)  # the wire format keeps seq below 2**31
 _MAX_ANCHORS = const(16)
+_MAX_SHIFTS = const(8)
 _SEG_SUFFIX = ".seg"
 
 
@@ -71,6 +76,7 @@ class Spool:
         self._acked, self._reserved, boot, self.dropped = self._read_state()
         self.boot = boot + 1
         self._anchors = self._read_anchors()
+        self._shifts = self._read_json("shift", list)  # [[up to seq, seconds], ...]
         # segments: list of [first_seq, last_seq, unacked count, bytes], oldest first.
         self._segs = []
         next_seq = max(self._reserved, self._acked + 1)
@@ -113,22 +119,29 @@ class Spool:
             f.write("%d %d %d %d" % (self._acked, self._reserved, self.boot, self.dropped))
         _replace(tmp, self.path + "/state")
 
-    def _read_anchors(self):
-        for name in ("clock", "clock.tmp"):
+    def _read_json(self, name, kind):
+        for n in (name, name + ".tmp"):
             try:
-                with open(self.path + "/" + name) as f:
+                with open(self.path + "/" + n) as f:
                     d = json.load(f)
-                if isinstance(d, dict):
-                    return {int(k): d[k] for k in d}
+                if isinstance(d, kind):
+                    return d
             except (OSError, ValueError):
                 pass
-        return {}
+        return kind()
+
+    def _write_json(self, name, value):
+        tmp = self.path + "/" + name + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(value, f)
+        _replace(tmp, self.path + "/" + name)
+
+    def _read_anchors(self):
+        d = self._read_json("clock", dict)
+        return {int(k): d[k] for k in d}
 
     def _write_anchors(self):
-        tmp = self.path + "/clock.tmp"
-        with open(tmp, "w") as f:
-            json.dump({str(k): self._anchors[k] for k in self._anchors}, f)
-        _replace(tmp, self.path + "/clock")
+        self._write_json("clock", {str(k): self._anchors[k] for k in self._anchors})
 
     def _records(self, first):
         """Yield (seq, json str) for each intact record of a segment."""
@@ -218,6 +231,27 @@ class Spool:
             del self._anchors[min(self._anchors)]
         self._write_anchors()
 
+    def shift_times(self, by_s):
+        """The clock just moved by `by_s` seconds (NTP corrected it): readings appended so far and the
+        boot anchors were taken with the old clock; peek() adds `by_s` to their time."""
+        upto = self._next - 1
+        if upto > self._acked:
+            self._shifts.append([upto, by_s])
+            while len(self._shifts) > _MAX_SHIFTS:
+                del self._shifts[0]
+            self._write_json("shift", self._shifts)
+        if self._anchors:
+            for b in self._anchors:
+                self._anchors[b] += by_s
+            self._write_anchors()
+
+    def _shift(self, seq):
+        by = 0
+        for upto, s in self._shifts:
+            if seq <= upto:
+                by += s
+        return by
+
     def peek(self, n):
         """The oldest up to `n` unacknowledged readings that have a time (dicts, oldest first).
 
@@ -243,6 +277,8 @@ class Spool:
                         skip_to = seq  # no time can ever be known: drop it
                         continue
                     r["time"] = t0 + r.pop("up", 0)
+                elif self._shifts:
+                    r["time"] += self._shift(seq)
                 out.append(r)
                 if len(out) >= n:
                     break
@@ -269,6 +305,9 @@ class Spool:
             if s[0] > upto_seq:
                 break
             s[2] = self._scan(s[0])[1]
+        if self._shifts and self._shifts[0][0] <= upto_seq:
+            self._shifts = [x for x in self._shifts if x[0] > upto_seq]
+            self._write_json("shift", self._shifts)
         keep = self._anchors.get(self.boot)
         if not self._segs and len(self._anchors) > (0 if keep is None else 1):
             # nothing waits: earlier boots' anchors are of no more use

@@ -26,6 +26,10 @@ class LinkError(Exception):
     """The link is down or could not come up (Wi-Fi or MQTT); the message says which."""
 
 
+# Ports whose time.time() counts from 2000-01-01 need this added to give Unix time (as in app.py).
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
 def backoff_ms(attempt, base_ms=_BACKOFF_BASE_MS, cap_ms=_BACKOFF_CAP_MS):
     """Delay before reconnect attempt `attempt` (0, 1, ...): "full jitter", uniform in
     [0, min(cap, base * 2**attempt)], so a city of kits rebooting together after a power cut spreads
@@ -166,7 +170,7 @@ class WifiMqttLink:
             payload, n = wire.encode_batch(self.device, self.kit, self.firmware,
                                            readings[i:] if i else readings,
                                            _FALLBACK_PAYLOAD if self._buf is None else wire.MAX_PAYLOAD,
-                                           self._buf)
+                                           self._buf, int(time.time()) + _EPOCH_OFFSET)  # sent: the device clock
             await self._publish(self._t_up, payload, False)
             i += n
 

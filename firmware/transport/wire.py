@@ -97,14 +97,15 @@ def encode_reading(r):
     return "".join(parts)
 
 
-def _head(device, kit, firmware):
-    return '{"version":1,"device":%s,"kit":%s,"firmware":%s,"readings":[' % (
-        json.dumps(device), json.dumps(kit), json.dumps(firmware))
+def _head(device, kit, firmware, sent):
+    return '{"version":1,"device":%s,"kit":%s,"firmware":%s,%s"readings":[' % (
+        json.dumps(device), json.dumps(kit), json.dumps(firmware),
+        "" if sent is None else '"sent":%d,' % sent)
 
 
-def encode_uplink(device, kit, firmware, readings):
+def encode_uplink(device, kit, firmware, readings, sent=None):
     """The uplink payload (bytes) for `readings` (oldest first). ValueError if over the spec's limits."""
-    data, n = encode_batch(device, kit, firmware, readings)
+    data, n = encode_batch(device, kit, firmware, readings, sent=sent)
     if n != len(readings):
         raise ValueError("uplink too large: %d readings, %d fit (see max_batch)" % (len(readings), n))
     return data
@@ -119,8 +120,11 @@ def _put(mv, pos, s):
     return end
 
 
-def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None):
+def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None, sent=None):
     """Encode the longest prefix of `readings` that fits in `limit` bytes and 100 readings.
+
+    `sent`: the device clock's Unix time (whole seconds) as the uplink is sent, so the server can tell
+    a clock that runs ahead from the time it received the uplink (docs/wire-format.md).
 
     Returns (payload, number of readings encoded); ValueError if not even one fits. With `buf` (a
     bytearray allocated once, early, while the heap is not yet fragmented) the payload is written into
@@ -134,7 +138,7 @@ def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None):
     mv = memoryview(buf)
     if len(mv) > limit:
         mv = mv[:limit]
-    pos = _put(mv, 0, _head(device, kit, firmware))
+    pos = _put(mv, 0, _head(device, kit, firmware, sent))
     n = 0
     if pos >= 0:
         cap = mv[:len(mv) - 2]  # keep room for the closing "]}"

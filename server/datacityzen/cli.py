@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
                      help="power each device off when the broker has its N-th uplink but before the "
                           "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi and LoRaWAN)")
+    sim.add_argument("--clock-offset", type=int, default=None, metavar="SECONDS",
+                     help="each device's clock is this many seconds off at power-up (e.g. 157680000: five "
+                          "years ahead; negative: behind) until NTP sets it")
+    sim.add_argument("--ntp-offset", type=int, default=None, metavar="SECONDS",
+                     help="the NTP server answers this many seconds off the real time")
+    sim.add_argument("--ntp-fail", action="store_true",
+                     help="no NTP server answers (the devices keep whatever clock they have)")
     sim.add_argument("--admin-token", default=env("ADMIN_TOKEN"),
                      help="register the simulated kits through the server's admin API and publish with their own "
                           "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
@@ -203,7 +210,8 @@ def cmd_sim(args) -> int:
     sim = Simulator((host, port), args.kit, args.devices, args.count, args.interval, workdir,
                     runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
                     outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
-                    credentials=credentials, variant=args.variant,
+                    credentials=credentials, variant=args.variant, clock_offset_s=args.clock_offset,
+                    ntp_offset_s=args.ntp_offset, ntp_fail=args.ntp_fail,
                     server_url=args.server, ttn_secret=args.ttn_secret)
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",

@@ -72,7 +72,9 @@ class Service:
         if s.influx_url:
             from .store.influx_writer import InfluxMirror
 
-            self.mirror = InfluxMirror(self.store, s.influx_url, s.influx_token, s.influx_org, s.influx_bucket)
+            self.mirror = InfluxMirror(self.store, s.influx_url, s.influx_token, s.influx_org, s.influx_bucket,
+                                       max_backoff_s=float(env("INFLUX_MAX_BACKOFF_S", 60)),
+                                       max_pending=int(env("INFLUX_MAX_PENDING", 5_000_000)))
             self.mirror.start()
         if s.daily_archive:
             from .archive import DailyArchiver
@@ -108,6 +110,7 @@ class Service:
         for name, value in self.app_state.items():
             setattr(app.state, name, value)
         self.registry = app.state.registry
+        app.state.mirror = self.mirror  # its counters in /api/v1/health
         self.alerts = AlertJob(self.store, self.registry, s)
         self.alerts.start()
         config = uvicorn.Config(

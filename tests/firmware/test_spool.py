@@ -140,3 +140,29 @@ s = Spool("/flash/spool", max_bytes=8192)
 print(s.pending(), s.peek(1)[0]["seq"], s.append({"time": 1795449700, "values": {}}) > 39)
 """, heapsize="200K").stdout
     assert out.split() == ["10", "30", "True"]
+
+
+def test_shift_times_corrects_what_waits_and_survives_a_reboot(tmp_path):
+    (a,) = boot(tmp_path, """
+seqs = [s.append(reading(i)) for i in range(4)]
+s.ack(seqs[0])
+s.shift_times(-1000)  # NTP moved the clock back 1000 s: seqs 1..3 were stamped with the old clock
+s.append(reading(10))  # stamped with the corrected clock
+print(json.dumps([r["time"] - 1795449600 for r in s.peek(10)]))
+""")
+    assert a == [1 - 1000, 2 - 1000, 3 - 1000, 10]
+    (b,) = boot(tmp_path, """
+before = [r["time"] - 1795449600 for r in s.peek(10)]
+s.ack(3)
+s.append(reading(20))
+print(json.dumps({"before": before, "after": [r["time"] - 1795449600 for r in s.peek(10)],
+                  "files": sorted(n for n in __import__("os").listdir("spool") if not n.endswith(".seg"))}))
+""")
+    assert b["before"] == [1 - 1000, 2 - 1000, 3 - 1000, 10]  # kept across the reboot
+    assert b["after"] == [10, 20]  # acknowledged past the shift: it no longer applies to anything
+    assert "shift" in b["files"]
+    (c,) = boot(tmp_path, """
+s.shift_times(50)
+print(json.dumps([r["time"] - 1795449600 for r in s.peek(10)]))
+""")
+    assert c == [60, 70]

@@ -151,3 +151,34 @@ def test_structured_garbage_raises_only_decode_error(r, key, value):
         decode_uplink(TOPIC, json.dumps(doc).encode(), now=NOW)
     except DecodeError:
         pass
+
+
+# -- a device clock running ahead: "sent" against the reception time ---------------------------------
+@settings(max_examples=200, deadline=None)
+@given(ahead=st.integers(-20 * 365 * 86400, 20 * 365 * 86400), age=st.integers(0, 30 * 86400),
+       latency=st.floats(0, 5))
+def test_a_clock_running_ahead_is_corrected_by_sent_and_flagged(ahead, age, latency):
+    """A reading taken `age` s before sending, with a clock `ahead` s off, received `latency` s later."""
+    taken = NOW.timestamp() - latency - age
+    doc = uplink(sent=int(NOW.timestamp() - latency + ahead),
+                 readings=[reading(time=taken + ahead, values={"pm2_5": 12.3, "temperature": 8.0})])
+    try:
+        up = decode_uplink(TOPIC, enc(doc), now=NOW)
+    except DecodeError as exc:  # not corrected (behind, or within the tolerance) and out of bounds
+        assert ahead <= 300 + latency + 1
+        assert "future" in str(exc) or "before 2015" in str(exc)
+        return
+    (r,) = up.readings
+    if ahead - latency > 300 + 1:  # corrected: the real time to within the latency and a second
+        assert abs(r.time.timestamp() - taken) <= latency + 1.5
+        assert r.flags == {"pm2_5": ("clock_corrected",), "temperature": ("clock_corrected",)}
+    elif ahead - latency <= 300 - 1:  # not corrected: stored as sent, unflagged
+        assert r.time.timestamp() == pytest.approx(taken + ahead, abs=1e-3)
+        assert r.flags == {}
+
+
+def test_sent_must_be_a_number():
+    with pytest.raises(DecodeError, match="uplink.sent"):
+        decode_uplink(TOPIC, enc(uplink(sent="2031-01-01")), now=NOW)
+    with pytest.raises(DecodeError, match="uplink.sent"):
+        decode_uplink(TOPIC, enc(uplink(sent=1e300)), now=NOW)

@@ -1,7 +1,7 @@
 """GET /api/v1/devices and GET /api/v1/health."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from .. import __version__
 from .deps import StoreDep, iso_utc
@@ -50,5 +50,9 @@ def list_devices(store: StoreDep) -> list[dict]:
 
 
 @router.get("/health", summary="Liveness and ingest counters")
-def health() -> dict:
-    return {"status": "ok", "version": __version__}
+def health(request: Request) -> dict:
+    out = {"status": "ok", "version": __version__}
+    mirror = getattr(request.app.state, "mirror", None)
+    if mirror is not None:  # the time-series mirror's outbox (store/influx_writer.py): counts only
+        out["timeseries"] = mirror.stats()
+    return out

@@ -19,6 +19,11 @@ MAX_READINGS = 100
 SEQ_LIMIT = 2**31
 EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
 MAX_FUTURE = timedelta(days=1)
+# An uplink's "sent" (the device clock as it sent) later than its reception by more than this means the
+# device clock runs ahead (network and broker delays only ever make "sent" earlier): its readings' times
+# are moved back by the difference and flagged. Five minutes: well above NTP error and clock drift.
+CLOCK_AHEAD_TOLERANCE_S = 300
+CLOCK_CORRECTED = "clock_corrected"
 KINDS = ("up", "status", "config")
 # Flag names the firmware sets (docs/wire-format.md, readings[].flags). Unknown names are still stored
 # as sent (forward compatibility within v1); this list is what pages and exports can explain.
@@ -143,7 +148,7 @@ def _quantity(q: str, where: str) -> str:
     return q
 
 
-def _reading(r, i: int, now: datetime) -> Reading:
+def _reading(r, i: int, now: datetime, ahead: timedelta | None = None) -> Reading:
     where = f"readings[{i}]"
     if not isinstance(r, dict):
         raise DecodeError(f"{where}: expected an object")
@@ -157,6 +162,11 @@ def _reading(r, i: int, now: datetime) -> Reading:
         when = datetime.fromtimestamp(t, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         raise DecodeError(f"{where}.time: {t} is not a representable time") from None
+    if ahead is not None:
+        try:
+            when -= ahead
+        except OverflowError:
+            raise DecodeError(f"{where}.time: {t} is not a representable time once corrected") from None
     if when < EARLIEST:
         raise DecodeError(f"{where}.time: {when.isoformat()} is before 2015 (clock not set?)")
     if when > now + MAX_FUTURE:
@@ -174,6 +184,9 @@ def _reading(r, i: int, now: datetime) -> Reading:
         if not isinstance(names, list):
             raise DecodeError(f"{where}.flags.{q}: expected a list of flag names")
         flags[q] = tuple(_str(n, f"{where}.flags.{q}") for n in names)
+    if ahead is not None:
+        for q in values:
+            flags[q] = flags.get(q, ()) + (CLOCK_CORRECTED,)
     raw_errors = r.get("errors", [])
     if not isinstance(raw_errors, list):
         raise DecodeError(f"{where}.errors: expected a list")
@@ -186,6 +199,20 @@ def _reading(r, i: int, now: datetime) -> Reading:
             "error": _str(e.get("error"), f"{where}.errors[{j}].error"),
         })
     return Reading(seq=seq, time=when, values=values, flags=flags, errors=tuple(errors))
+
+
+def _clock_ahead(sent, now: datetime) -> timedelta | None:
+    """How far ahead the device clock runs, from the uplink's optional "sent"; None when within the
+    tolerance (or behind: a delayed delivery looks the same, so nothing is corrected)."""
+    if sent is None:
+        return None
+    s = _number(sent, "uplink.sent")
+    ahead = s - now.timestamp()
+    if ahead <= CLOCK_AHEAD_TOLERANCE_S:
+        return None
+    if ahead > 1e11:  # beyond year 5000: not a clock
+        raise DecodeError(f"uplink.sent: {s} is not a representable time")
+    return timedelta(seconds=round(ahead))
 
 
 def decode_uplink(topic: str, payload: bytes, now: datetime | None = None) -> Uplink:
@@ -204,7 +231,8 @@ def decode_uplink(topic: str, payload: bytes, now: datetime | None = None) -> Up
         now = datetime.now(timezone.utc)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
-    out = tuple(_reading(r, i, now) for i, r in enumerate(readings))
+    ahead = _clock_ahead(doc.get("sent"), now)
+    out = tuple(_reading(r, i, now, ahead) for i, r in enumerate(readings))
     for i in range(1, len(out)):
         if out[i].seq <= out[i - 1].seq:
             raise DecodeError(f"readings[{i}].seq: {out[i].seq} does not increase (oldest first)")

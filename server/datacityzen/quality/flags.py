@@ -17,6 +17,7 @@ SPIKE = "spike"
 AFTER_SILENCE = "after_silence"
 DRIFT = "drift"
 NO_CALIBRATION_INPUT = "no_calibration_input"
+CLOCK_CORRECTED = "clock_corrected"  # set at decoding (ingest/wire_v1.py)
 
 DESCRIPTIONS = {
     WARMUP: ("sensor still warming up", "capteur en cours de chauffe"),
@@ -32,6 +33,10 @@ DESCRIPTIONS = {
                     "première mesure après un silence de plusieurs intervalles"),
     DRIFT: ("disagrees for days with the median of devices nearby",
             "en désaccord pendant des jours avec la médiane des appareils voisins"),
+    CLOCK_CORRECTED: ("the device's clock ran ahead: the time was moved back by the difference between its "
+                      "clock and the server's when it sent the reading",
+                      "l'horloge de l'appareil avançait : l'heure a été reculée de l'écart entre son horloge "
+                      "et celle du serveur à l'envoi"),
     NO_CALIBRATION_INPUT: ("the calibration needs an input this reading lacks (e.g. humidity)",
                            "l'étalonnage a besoin d'une donnée absente de cette mesure (ex. humidité)"),
 }

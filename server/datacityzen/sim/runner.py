@@ -122,13 +122,16 @@ def prepare_device(
     outage: tuple[float, float] | None = None,
     portal_ports: tuple[int, int] | None = None,
     variant: str | None = None,
+    clock: dict | None = None,
+    ntp: dict | None = None,
     lorawan: tuple[dict, dict] | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
     `link` overrides the kit's transport link; `outage` = (after_s, for_s) from the process start;
     `portal_ports` = (http, dns) for the setup portal (the ESP32's 80 and 53 need root here);
-    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device."""
+    `variant`: one of the kit's "variants" (e.g. "sps30"), picked in device.json as on a real device;
+    `clock`, `ntp`: the simulated RTC and NTP server when given (sim/hw/time.py, sim/hw/ntptime.py)."""
     if variant is not None and variant not in (kit.get("variants") or {}):
         known = ", ".join(sorted(kit.get("variants") or {})) or "none"
         raise SimError(f"kit {kit.get('id')!r} has no variant {variant!r}; its variants: {known}")
@@ -168,6 +171,10 @@ def prepare_device(
         hw["lorawan"] = {**(hw.get("lorawan") or {}), **lorawan[1]}
     if outage and outage[1] > 0:
         hw["outage"] = {"after_s": round(outage[0], 3), "for_s": round(outage[1], 3)}
+    if clock is not None:
+        hw["clock"] = clock
+    if ntp is not None:
+        hw["ntp"] = ntp
     hw_file.write_text(json.dumps(hw), encoding="utf-8")
 
 
@@ -215,6 +222,10 @@ class Simulator:
         outage_after_s: float | None = None,
         reboot_at_uplinks: tuple[int, ...] = (),
         variant: str | None = None,
+        clock_offset_s: int | None = None,
+        ntp_offset_s: int | None = None,
+        ntp_fail: bool = False,
+        ntp_fail_for_s: float | None = None,
         server_url: str | None = None,
         ttn_secret: str | None = None,
     ):
@@ -226,6 +237,16 @@ class Simulator:
         # by default the outage starts once a couple of readings went through
         self.outage_after_s = outage_after_s if outage_after_s is not None else max(3.0, 2.5 * interval_s)
         self.reboot_at_uplinks = tuple(reboot_at_uplinks)
+        # a device clock off by this many seconds at power-up; NTP that answers off, not at all, or not
+        self.clock = None if clock_offset_s is None else {"offset_s": int(clock_offset_s)}
+        # for the first `ntp_fail_for_s` seconds of each boot
+        self.ntp = None
+        if ntp_fail or ntp_offset_s is not None or ntp_fail_for_s is not None:
+            self.ntp = {"fail": True} if ntp_fail else {}
+            if ntp_offset_s is not None:
+                self.ntp["offset_s"] = int(ntp_offset_s)
+            if ntp_fail_for_s is not None:
+                self.ntp["fail_for_s"] = float(ntp_fail_for_s)
         self.kit = load_kit(kit_id)
         if variant is not None and variant not in (self.kit.get("variants") or {}):
             known = ", ".join(sorted(self.kit.get("variants") or {})) or "none"
@@ -322,7 +343,8 @@ class Simulator:
         prepare_device(
             dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
             mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
-            portal_ports=(_free_port(), _free_port()), variant=self.variant, lorawan=lorawan,
+            portal_ports=(_free_port(), _free_port()), variant=self.variant, clock=self.clock, ntp=self.ntp,
+            lorawan=lorawan,
         )
         with self._lock:
             dev.budget_done = False

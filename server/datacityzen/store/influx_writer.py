@@ -12,6 +12,13 @@ API and deletes them only after the endpoint accepted them; when the endpoint is
 exponential back-off (1 s doubling to 60 s). The outbox survives restarts: an endpoint down for an hour
 or a server restart loses nothing. Lines the endpoint rejects as malformed (HTTP 400/422) move to
 `influx_rejected` with the reason instead of blocking the queue.
+
+Bound: the outbox holds at most `max_pending` lines (DCZ_INFLUX_MAX_PENDING, default 5,000,000: about
+600 MB of DuckDB, a week of 100 kits at one reading a minute in both layers, 20 times over). Past it,
+while the endpoint stays down, the oldest lines are deleted and each such deletion is recorded in
+`influx_dropped` (when, how many, the time span of the points); `stats()` and `/api/v1/health`
+report the total, and a warning is logged. DuckDB keeps every reading either way: a dropped line is
+missing from the mirror only, and `datacityzen archive` or a re-export can fill it.
 """
 from __future__ import annotations
 
@@ -33,6 +40,11 @@ CREATE SEQUENCE IF NOT EXISTS influx_outbox_id;
 CREATE TABLE IF NOT EXISTS influx_outbox (
     id BIGINT NOT NULL DEFAULT nextval('influx_outbox_id'),
     line VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS influx_dropped (
+    dropped_at TIMESTAMP NOT NULL,
+    lines BIGINT NOT NULL,
+    reason VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS influx_rejected (
     id BIGINT NOT NULL,
@@ -86,11 +98,13 @@ class InfluxMirror:
 
     def __init__(self, store, url: str, token: str | None = None, org: str = "datacityzen",
                  bucket: str = "datacityzen", batch_lines: int = 5000, timeout_s: float = 10.0,
-                 min_backoff_s: float = 1.0, max_backoff_s: float = 60.0):
+                 min_backoff_s: float = 1.0, max_backoff_s: float = 60.0, max_pending: int = 5_000_000):
         self.store, self.url, self.org, self.bucket = store, url, org, bucket
         self.batch_lines = batch_lines
         self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
-        self.sent = 0
+        self.max_pending = max(1, int(max_pending))
+        self.sent = 0  # lines the endpoint accepted since this process started
+        self.queued = 0  # lines queued since this process started
         self.last_error: str | None = None
         with store.write_lock:
             store.connection.cursor().execute(OUTBOX_SCHEMA)
@@ -107,12 +121,16 @@ class InfluxMirror:
 
     # -- inside the store's insert transaction -------------------------------------------------------
     def _enqueue_raw(self, cur) -> None:
-        cur.execute(_line_sql(RAW_SOURCE, "raw", "kit"))
+        self._count(cur.execute(_line_sql(RAW_SOURCE, "raw", "kit")))
         self._wake.set()
 
     def _enqueue_calibrated(self, cur) -> None:
-        cur.execute(_line_sql(CALIBRATED_SOURCE, "calibrated", "kit"))
+        self._count(cur.execute(_line_sql(CALIBRATED_SOURCE, "calibrated", "kit")))
         self._wake.set()
+
+    def _count(self, cur) -> None:
+        row = cur.fetchone()  # DuckDB answers an INSERT with the number of rows inserted
+        self.queued += int(row[0]) if row else 0
 
     # -- the queue ------------------------------------------------------------------------------------
     def pending(self) -> int:
@@ -121,6 +139,44 @@ class InfluxMirror:
             return cur.execute("SELECT count(*) FROM influx_outbox").fetchone()[0]
         finally:
             cur.close()
+
+    def dropped(self) -> int:
+        """Lines deleted from the outbox over its bound, over the outbox's life (see the module doc)."""
+        cur = self.store.connection.cursor()
+        try:
+            return int(cur.execute("SELECT coalesce(sum(lines), 0) FROM influx_dropped").fetchone()[0])
+        finally:
+            cur.close()
+
+    def stats(self) -> dict:
+        """Counters for /api/v1/health: no URL, no token, no error text."""
+        return {"reachable": self.last_error is None, "pending": self.pending(), "max_pending": self.max_pending,
+                "queued": self.queued, "sent": self.sent, "dropped": self.dropped(),
+                "rejected": len(self.rejected())}
+
+    def enforce_bound(self) -> int:
+        """Delete the oldest lines past `max_pending`, record how many; returns that number."""
+        over = self.pending() - self.max_pending
+        if over <= 0:
+            return 0
+        reason = f"outbox over {self.max_pending} lines while {self.url} was unreachable: oldest dropped"
+        with self.store.write_lock:
+            cur = self.store.connection.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                cur.execute("DELETE FROM influx_outbox WHERE id IN "
+                            "(SELECT id FROM influx_outbox ORDER BY id LIMIT ?)", [over])
+                cur.execute("INSERT INTO influx_dropped VALUES (?, ?, ?)",
+                            [datetime.now(timezone.utc).replace(tzinfo=None), over, reason])
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+        log.warning("time-series mirror: %d lines dropped (%s); %d dropped in all; the readings stay in DuckDB",
+                    over, reason, self.dropped())
+        return over
 
     def rejected(self) -> list[dict]:
         cur = self.store.connection.cursor()
@@ -207,6 +263,10 @@ class InfluxMirror:
                     log.warning("time-series endpoint %s unavailable (%s); %d lines kept, retrying",
                                 self.url, message, self.pending())
                 self.last_error = message
+                try:
+                    self.enforce_bound()
+                except Exception:  # the database busy or full: try again at the next round
+                    log.exception("time-series mirror: could not trim the outbox")
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue

@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS device_credentials (
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (device, kind)
 );
+-- HTTP ingest tokens by SHA-256 (256-bit random tokens: a fast hash is enough to look one up), so a
+-- token posted for another device than its own is told apart from an unknown one (403 / 401).
+CREATE TABLE IF NOT EXISTS http_token_index (
+    token_hash VARCHAR PRIMARY KEY, -- sha256 hex of the token
+    device VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS host_tokens (
     token_hash VARCHAR PRIMARY KEY, -- sha256 hex of the token
     device VARCHAR NOT NULL,
@@ -276,6 +282,8 @@ class Registry:
             ("INSERT INTO hosts VALUES (?, ?, ?)", [device_id, email or None, now]),
             ("INSERT INTO device_credentials VALUES (?, 'mqtt', ?, ?)", [device_id, hash_secret(mqtt_password), now]),
             ("INSERT INTO device_credentials VALUES (?, 'http', ?, ?)", [device_id, hash_secret(http_token), now]),
+            ("DELETE FROM http_token_index WHERE device = ?", [device_id]),
+            ("INSERT INTO http_token_index VALUES (?, ?)", [token_hash(http_token), device_id]),
             # for a production mosquitto's password file (broker_config.py): its own hash format
             ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)",
              [device_id, mosquitto_hash(mqtt_password), now]),
@@ -338,6 +346,8 @@ class Registry:
         if ok:
             with self._verified_lock:
                 self._verified[(kind, device)] = fast
+            if kind == "http":  # a token issued before the index: index it now
+                self._write([("INSERT OR IGNORE INTO http_token_index VALUES (?, ?)", [fast, device])])
         return ok
 
     def mosquitto_hashes(self) -> dict[str, str]:
@@ -352,6 +362,14 @@ class Registry:
         """True when `token` is the HTTP ingest bearer token of `device`."""
         return self._check("http", device, token)
 
+    def http_token_device(self, token: str) -> str | None:
+        """The device whose current HTTP token this is, or None. Tokens issued before the index existed
+        are found once they have been used (check_http_token indexes them)."""
+        if not token or len(token) > 200:
+            return None
+        rows = self._query("SELECT device FROM http_token_index WHERE token_hash = ?", [token_hash(token)])
+        return rows[0][0] if rows else None
+
     def rotate_credentials(self, device: str, now: datetime | None = None) -> tuple[str, str]:
         """New MQTT password and HTTP token (the old ones stop working); returns them once."""
         self._require(device)
@@ -363,6 +381,8 @@ class Registry:
             ("UPDATE device_credentials SET secret_hash = ?, created_at = ? WHERE device = ? AND kind = 'http'",
              [hash_secret(http_token), now, device]),
             ("DELETE FROM device_credentials WHERE device = ? AND kind = 'mosquitto'", [device]),
+            ("DELETE FROM http_token_index WHERE device = ?", [device]),
+            ("INSERT INTO http_token_index VALUES (?, ?)", [token_hash(http_token), device]),
             ("INSERT INTO device_credentials VALUES (?, 'mosquitto', ?, ?)", [device, mosquitto_hash(mqtt_password), now]),
         ])
         with self._verified_lock:

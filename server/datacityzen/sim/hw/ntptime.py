@@ -16,19 +16,20 @@ timeout = 1
 
 
 def time():
-    """Seconds since 1970 UTC, as ntptime.time() answers on the ESP32."""
-    return int(_time.real_time() if hasattr(_time, "real_time") else _time.time())
+    """Seconds since 1970 UTC, as ntptime.time() answers on the ESP32 ("ntp": {"offset_s": M}: M off)."""
+    off = float((machine.config().get("ntp") or {}).get("offset_s", 0))
+    return int((_time.real_time() if hasattr(_time, "real_time") else _time.time()) + off)
 
 
 def settime():
     """"ntp": {"fail": true} fails always; "ntp": {"fail_for_s": S} fails for the first S seconds of
     the process (a clock that stays unset for a while: readings wait with boot id + uptime); and
-    no NTP server answers during a network outage."""
+    no NTP server answers during a network outage. "ntp": {"offset_s": M}: the answer is M s off."""
     ntp = machine.config().get("ntp") or {}
     if ntp.get("fail") or _elapsed() < float(ntp.get("fail_for_s", 0)) or outage.active():
         raise OSError(110)
-    if hasattr(_time, "set_clock"):  # the simulated RTC (time.py): now it reads the real time
-        _time.set_clock()
+    if hasattr(_time, "set_clock"):  # the simulated RTC (time.py): now it reads the time NTP gave
+        _time.set_clock(int(ntp.get("offset_s", 0)))
 
 
 def _elapsed():

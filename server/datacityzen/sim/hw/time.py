@@ -26,7 +26,7 @@ for _k in dir(_real):
 
 _Y2000 = 946684800  # Unix time of 2000-01-01, where an ESP32's RTC starts at power-on
 _T0 = _real.time()
-_unset = None  # None: not read from sim_hw.json yet
+_off = None  # seconds the RTC is behind the real time; None: not read from sim_hw.json yet
 
 
 def real_time():
@@ -34,18 +34,20 @@ def real_time():
 
 
 def _offset():
-    global _unset
-    if _unset is None:
+    global _off
+    if _off is None:
         import machine
 
-        _unset = bool((machine.config().get("clock") or {}).get("unset"))
-    return (_T0 - _Y2000) if _unset else 0
+        clock = machine.config().get("clock") or {}
+        _off = (_T0 - _Y2000) if clock.get("unset") else -int(clock.get("offset_s", 0))
+    return _off
 
 
-def set_clock():
-    """What ntptime.settime() does to the RTC: from now on the clock reads the real time."""
-    global _unset
-    _unset = False
+def set_clock(offset_s=0):
+    """What ntptime.settime() does to the RTC: from now on the clock reads the time NTP gave (the real
+    time, or `offset_s` off it)."""
+    global _off
+    _off = -int(offset_s)
 
 
 def time():
