@@ -186,24 +186,33 @@ class Spool:
             self._reserved = seq + _SEQ_BLOCK
             self._write_state()
         self._next = seq + 1
-        reading["seq"] = seq
-        rest = dict(reading)
-        del rest["seq"]
-        if "time" not in rest:
-            rest["boot"] = self.boot
-        body = json.dumps(rest, separators=(",", ":"))
+        # The record is encoded from `reading` itself, not a copy; each copy of a record is a few
+        # hundred bytes in one piece, asked for in the middle of a cycle, from a fragmented heap.
+        reading.pop("seq", None)
+        untimed = "time" not in reading
+        if untimed:
+            reading["boot"] = self.boot
+        try:
+            body = json.dumps(reading, separators=(",", ":"))
+        finally:
+            if untimed:
+                del reading["boot"]
+            reading["seq"] = seq
         body = '{"seq":%d%s%s' % (seq, "," if len(body) > 2 else "", body[1:])
-        line = "%08x%s\n" % (crc32(body.encode()), body)
+        crc = crc32(body.encode())
+        size = len(body) + 9  # CRC (8 hex digits), body, newline
         seg = self._segs[-1] if self._segs else None
-        if seg is None or self._open_seg != seg[0] or seg[3] + len(line) > self.seg_bytes:
+        if seg is None or self._open_seg != seg[0] or seg[3] + size > self.seg_bytes:
             seg = [seq, seq, 0, 0]
             self._segs.append(seg)
             self._open_seg = seq
         with open(self._seg_path(seg[0]), "a") as f:
-            f.write(line)
+            f.write("%08x" % crc)  # a record torn between these writes fails its CRC (_records)
+            f.write(body)
+            f.write("\n")
         seg[1] = seq
         seg[2] += 1
-        seg[3] += len(line)
+        seg[3] += size
         self._trim()
         return seq
 

@@ -28,6 +28,24 @@ def compiled_dir():
         _compiled = out
     return _compiled
 
+
+_rom = None
+
+
+def firmware_romfs():
+    """(image, sim_hw_dir): the firmware alone compiled and packed as a ROMFS image, as the flash
+    station deploys it to an ESP32 (datacityzen/flash/romfs.py), and the simulated hardware alone
+    compiled, for runs that mount the image at /rom (the firmware must not also be on the path)."""
+    global _rom
+    if _rom is None:
+        from datacityzen.flash.romfs import build_image
+
+        out = Path(tempfile.mkdtemp(prefix="dcz-romfs-"))
+        image = out / "firmware.romfs"
+        image.write_bytes(build_image(compile_tree(FIRMWARE, out / "fw")))
+        _rom = image, compile_tree(SIM_HW, out / "hw")
+    return _rom
+
 PRELUDE = """\
 import json
 def out(obj):

@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="labels, session and queue (default DATA_DIR/flash)")
     p.add_argument("--flush", action="store_true", help="send queued registrations to --server and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    p.add_argument("--romfs", type=Path, default=None,
+                   help="write the firmware compiled for the ESP32 as a ROMFS image to this file and exit "
+                        "(then: mpremote romfs deploy FILE, on a MicroPython built with a ROM partition)")
 
 
 def list_boards() -> list[tuple[str, str]]:
@@ -92,6 +95,17 @@ def cmd_flash(args) -> int:
     from .station import Registrar, Station, StationError
 
     out = args.out or default_data_dir() / "flash"
+    if args.romfs:
+        from ..sim.paths import firmware_dir
+        from ..sim.runner import compile_tree
+        from .romfs import build_image
+
+        image = build_image(compile_tree(firmware_dir(), out / "build" / "xtensawin", march="xtensawin"))
+        args.romfs.write_bytes(image)
+        print(f"{args.romfs}: {len(image)} bytes; write it with `mpremote romfs deploy {args.romfs}` and copy "
+              f"main.py and boot.py / écrivez-la avec `mpremote romfs deploy {args.romfs}` et copiez main.py "
+              f"et boot.py")
+        return 0
     if args.list:
         boards = list_boards()
         for port, desc in boards:
