@@ -338,6 +338,14 @@ def load_config():
         sys.modules.pop("config", None)
 
 
+def wants_portal(cfg):
+    """The setup portal opens at boot for a Wi-Fi kit with no network set yet, or when asked
+    (PORTAL_FLAG). A kit on another link (LoRaWAN) needs no Wi-Fi: it only opens when asked."""
+    if _exists(PORTAL_FLAG):
+        return True
+    return (cfg.get("transport") or {}).get("link", "wifi") == "wifi" and not cfg["wifi"].get("ssid")
+
+
 def run():
     cfg, problem = load_config()
     if problem:
@@ -346,7 +354,7 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
-    if not cfg["wifi"].get("ssid") or _exists(PORTAL_FLAG):
+    if wants_portal(cfg):
         # first boot (nothing to join yet) or the network went missing: ask the host
         import os
 

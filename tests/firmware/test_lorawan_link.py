@@ -246,3 +246,16 @@ def test_ten_downlinks_a_day_space_the_confirmed_uplinks(tmp_path):
 
 def test_link_module_is_registered():
     assert '"lorawan"' in (FIRMWARE / "transport/links.py").read_text()
+
+
+def test_a_lorawan_kit_without_wifi_does_not_open_the_setup_portal(tmp_path):
+    res = run_fw("""
+import app
+wifi_kit = {"wifi": {"ssid": ""}, "transport": {"link": "wifi"}}
+lora_kit = {"wifi": {"ssid": ""}, "transport": {"link": "lorawan"}}
+r = [app.wants_portal(wifi_kit), app.wants_portal(lora_kit)]
+open(app.PORTAL_FLAG, "w").write("asked")
+r.append(app.wants_portal(lora_kit))
+out(r)
+""", tmp_path, heapsize="300K")
+    assert res == [True, False, True]
