@@ -106,10 +106,16 @@ class App:
     async def flush_once(self):
         """Send one batch from the spool; return how many readings the broker acknowledged."""
         self.anchor_clock()
-        batch = self.spool.peek(self.cfg["batch_max"])
+        ready = getattr(self.link, "ready", None)
+        if ready is not None:  # a link with an airtime budget waits here: the batch grows meanwhile
+            await ready()
+        # a link may ask for larger batches than cfg["batch_max"] (LoRaWAN: as many as fill an uplink)
+        batch = self.spool.peek(max(self.cfg["batch_max"], getattr(self.link, "batch_max", 0)))
         if not batch:
             return 0
-        await self.link.send(batch)
+        n = await self.link.send(batch)
+        if n is not None:  # the link carried only the first n (LoRaWAN: one uplink's worth)
+            batch = batch[:n]
         last = batch[-1]["seq"]
         self.spool.ack(last)
         log.event("acked", seq=last, n=len(batch), pending=self.spool.pending())
@@ -188,7 +194,9 @@ class App:
             await asyncio.sleep_ms(60000)
 
     async def send_loop(self):
-        from transport.mqtt_link import backoff_ms
+        backoff_ms = getattr(self.link, "backoff_ms", None)  # a link's own (no Wi-Fi module in RAM)
+        if backoff_ms is None:
+            from transport.mqtt_link import backoff_ms
 
         attempt = 0
         ntp_tried = None
@@ -330,6 +338,14 @@ def load_config():
         sys.modules.pop("config", None)
 
 
+def wants_portal(cfg):
+    """The setup portal opens at boot for a Wi-Fi kit with no network set yet, or when asked
+    (PORTAL_FLAG). A kit on another link (LoRaWAN) needs no Wi-Fi: it only opens when asked."""
+    if _exists(PORTAL_FLAG):
+        return True
+    return (cfg.get("transport") or {}).get("link", "wifi") == "wifi" and not cfg["wifi"].get("ssid")
+
+
 def run():
     cfg, problem = load_config()
     if problem:
@@ -338,7 +354,7 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
-    if not cfg["wifi"].get("ssid") or _exists(PORTAL_FLAG):
+    if wants_portal(cfg):
         # first boot (nothing to join yet) or the network went missing: ask the host
         import os
 

@@ -48,6 +48,13 @@ def _check_pins(kit):
             used[pin] = where
 
 
+def uart(spec):
+    """A UART from {"id", "tx", "rx", "baudrate"}: a sensor's bus, or a link's modem (the LoRaWAN link
+    builds its own from cfg["lorawan"]["uart"]). timeout=0: reads never block; drivers poll any()."""
+    return machine.UART(spec["id"], baudrate=spec.get("baudrate", 9600),
+                        tx=machine.Pin(spec["tx"]), rx=machine.Pin(spec["rx"]), timeout=0)
+
+
 def make_buses(kit):
     """Build every bus of the kit; return {bus name: machine.UART, machine.I2C or machine.I2S}."""
     _check_pins(kit)
@@ -55,9 +62,7 @@ def make_buses(kit):
     for name, spec in kit["buses"].items():
         kind = spec.get("type")
         if kind == "uart":
-            # timeout=0: reads never block; the drivers poll uart.any().
-            buses[name] = machine.UART(spec["id"], baudrate=spec.get("baudrate", 9600),
-                                       tx=machine.Pin(spec["tx"]), rx=machine.Pin(spec["rx"]), timeout=0)
+            buses[name] = uart(spec)
         elif kind == "i2c":
             buses[name] = machine.I2C(spec["id"], scl=machine.Pin(spec["scl"]), sda=machine.Pin(spec["sda"]),
                                       freq=spec.get("freq", 100000))

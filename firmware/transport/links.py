@@ -5,7 +5,9 @@ Every link has the same interface, so the app does not care which one it drives:
     link.on_config = callable(dict)      # valid downlink configs
     link.connected                       # bool
     await link.connect()                 # LinkError on failure (the caller backs off and retries)
-    await link.send(readings)            # oldest first; returns once the network acknowledged them
+    await link.send(readings)            # oldest first; returns once the network acknowledged them:
+                                         # None (all of them) or how many (a prefix; LoRaWAN)
+    await link.ready()                   # optional: awaited before a batch is taken (airtime budget)
     await link.publish_status(status)    # dict
     await link.close()
 Modules are imported on demand, so a kit pays RAM only for its own link.
@@ -13,6 +15,7 @@ Modules are imported on demand, so a kit pays RAM only for its own link.
 
 LINKS = {"wifi": ("transport.wifi_mqtt", "WifiMqttLink")}
 LINKS["cellular"] = ("transport.cellular_mqtt", "CellularMqttLink")
+LINKS["lorawan"] = ("transport.lorawan", "LorawanLink")
 
 
 def make_link(cfg, device, kit, firmware):

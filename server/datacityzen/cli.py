@@ -44,6 +44,10 @@ def _add_server_flags(p: argparse.ArgumentParser) -> None:
                    help="let MQTT clients without a registered device's credentials use the embedded broker, as "
                         "before registration existed: any client may then publish as any device "
                         "(DCZ_ALLOW_ANONYMOUS=1; default: refused)")
+    p.add_argument("--ttn-secret", default=env("TTN_SECRET"),
+                   help="shared secret LoRaWAN network servers send as 'Authorization: Bearer <secret>' to "
+                        "/api/v1/ingest/ttn and /api/v1/ingest/chirpstack (DCZ_TTN_SECRET, preferred: a flag "
+                        "shows in ps); without it those routes are off")
     p.add_argument("--influx-url", default=env("INFLUX_URL"),
                    help="also mirror every stored reading to this InfluxDB-v2-compatible endpoint "
                         "(InfluxDB 2/3, VictoriaMetrics), e.g. http://127.0.0.1:8428 (DCZ_INFLUX_URL)")
@@ -96,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="make the network unreachable for this long during the run (default 0)")
     sim.add_argument("--reboot-mid-flush", type=int, action="append", default=[], metavar="N",
                      help="power each device off when the broker has its N-th uplink but before the "
-                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi and cellular)")
+                          "acknowledgement reaches it, then boot it again (repeatable; Wi-Fi, cellular and LoRaWAN)")
     sim.add_argument("--clock-offset", type=int, default=None, metavar="SECONDS",
                      help="each device's clock is this many seconds off at power-up (e.g. 157680000: five "
                           "years ahead; negative: behind) until NTP sets it")
@@ -108,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="register the simulated kits through the server's admin API and publish with their own "
                           "credentials (DCZ_ADMIN_TOKEN); without it the kits connect anonymously")
     sim.add_argument("--server", default=env("SERVER", "http://127.0.0.1:8080"),
-                     help="the server whose admin API registers the kits (DCZ_SERVER; default http://127.0.0.1:8080)")
+                     help="the server whose admin API registers the kits, and which the simulated LoRaWAN "
+                          "network server posts webhooks to (DCZ_SERVER; default http://127.0.0.1:8080)")
+    sim.add_argument("--ttn-secret", default=env("TTN_SECRET"),
+                     help="with --transport lorawan: the server's LoRaWAN webhook secret (DCZ_TTN_SECRET)")
     _add_sim_flags(sim, for_demo=False)
 
     from .devices_cli import add_devices_parser
@@ -156,7 +163,8 @@ def _settings(args) -> Settings:
                     allow_anonymous=args.allow_anonymous, broker_username=env("BROKER_USERNAME") or None,
                     broker_password=env("BROKER_PASSWORD") or None,
                     influx_url=args.influx_url, influx_token=args.influx_token,
-                    influx_org=args.influx_org, influx_bucket=args.influx_bucket)
+                    influx_org=args.influx_org, influx_bucket=args.influx_bucket,
+                    ttn_secret=args.ttn_secret or None)
 
 
 def _wait_for_signal() -> None:
@@ -197,6 +205,8 @@ def cmd_sim(args) -> int:
     workdir = args.workdir or default_data_dir() / "sim"
     if args.outage < 0:
         raise ValueError("--outage must be >= 0 seconds")
+    if args.transport == "lorawan" and not args.ttn_secret:
+        raise ValueError("--transport lorawan needs --ttn-secret (or DCZ_TTN_SECRET): the server's LoRaWAN webhook secret")
     credentials = None
     if args.admin_token:
         credentials = register_remote(args.server, args.admin_token, args.kit, device_ids(args.kit, args.devices, args.variant))
@@ -204,7 +214,8 @@ def cmd_sim(args) -> int:
                     runtime=args.runtime, echo=_echo if args.verbose else None, link=args.transport,
                     outage_s=args.outage, reboot_at_uplinks=tuple(args.reboot_mid_flush),
                     credentials=credentials, variant=args.variant, clock_offset_s=args.clock_offset,
-                    ntp_offset_s=args.ntp_offset, ntp_fail=args.ntp_fail)
+                    ntp_offset_s=args.ntp_offset, ntp_fail=args.ntp_fail,
+                    server_url=args.server, ttn_secret=args.ttn_secret)
     sim.modem = args.modem
     if sim.runtime == "cpython":
         print("MicroPython unix port not available here: running the firmware under CPython with shims",
@@ -213,7 +224,8 @@ def cmd_sim(args) -> int:
     if timeout is None and args.count is not None:
         timeout = 60 + 3 * args.count * args.interval + args.outage
     kit = f"{args.kit} ({args.variant})" if args.variant else args.kit
-    print(f"simulating {args.devices} x {kit} ({sim.runtime}) -> {args.broker}", flush=True)
+    target = f"{args.server} (LoRaWAN webhooks)" if args.transport == "lorawan" else args.broker
+    print(f"simulating {args.devices} x {kit} ({sim.runtime}) -> {target}", flush=True)
     try:
         sim.run(timeout)
     except KeyboardInterrupt:

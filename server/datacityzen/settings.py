@@ -58,6 +58,9 @@ class Settings:
     influx_token: str | None = field(default=None, repr=False)
     influx_org: str = "datacityzen"
     influx_bucket: str = "datacityzen"
+    # Shared secret of the LoRaWAN network-server webhooks (api/lorawan.py): the Bearer token The Things
+    # Stack or ChirpStack sends; None = those routes refuse every request.
+    ttn_secret: str | None = field(default=None, repr=False)
     daily_archive: bool = True  # archive yesterday into data_dir/archive once a day
 
     @property

@@ -36,7 +36,8 @@ def api_app(tmp_path_factory):
                              "values": {"pm2_5": 3.0 + i, "pm10": 7.0, "temperature": 12.5, "humidity": 81.0}}
                             for i in range(20)]}
         Ingestor(store).handle([Message(f"dcz/v1/{device}/up", json.dumps(doc).encode(), now)])
-    app = create_app(store, Settings(data_dir=store.path.parent, admin_token=ADMIN_TOKEN))
+    # The LoRaWAN webhook secret is the admin token here, so the one Bearer header gets past both.
+    app = create_app(store, Settings(data_dir=store.path.parent, admin_token=ADMIN_TOKEN, ttn_secret=ADMIN_TOKEN))
     # Rate limits are tested on their own (test_limits.py); here they would only hide the routes.
     app.state.limits = limits.Limits(address_rate=1e6, address_burst=10**6, device_rate=1e6, device_burst=10**6)
     yield app

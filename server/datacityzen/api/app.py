@@ -14,8 +14,8 @@ from ..web import atlas as atlas_page
 from ..web import embed as embed_page
 from ..web import home, host
 from ..web import requests_board as requests_page
-from . import (admin, airrohr, areas, atlas, devices, ingest_wire, limits, live, readings, requests_board, reuse, stats,
-               subscriptions)
+from . import (admin, airrohr, areas, atlas, devices, ingest_wire, limits, live, lorawan, readings, requests_board,
+               reuse, stats, subscriptions)
 
 
 def create_app(store, settings: Settings | None = None) -> FastAPI:
@@ -42,7 +42,8 @@ def create_app(store, settings: Settings | None = None) -> FastAPI:
     app.include_router(host.router)
     app.include_router(ingest_wire.router)  # devices' wire v1 uplinks over HTTP (bearer: their token)
     # The ecosystem around the data (issue 10): peers' ingest formats, atlas, request board, reuse, widgets.
-    for router in (airrohr.router, atlas.router, atlas_page.router, requests_board.router, requests_page.router,
+    for router in (airrohr.router, lorawan.router, atlas.router, atlas_page.router, requests_board.router,
+                   requests_page.router,
                    reuse.router, subscriptions.router, embed_page.router):
         app.include_router(router)
     app.add_middleware(reuse.LicenceMiddleware, store=store)

@@ -15,7 +15,7 @@ import numpy as np
 from ..store import device_reports
 from ..store.base import InsertResult, QuarantineEntry, ReadingBatch
 from ..store.calibrated import ingest_hook
-from . import airrohr, wire_v1
+from . import airrohr, lorawan_v1, wire_v1
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ QUARANTINE_KEEP_BYTES = wire_v1.MAX_PAYLOAD
 
 # Decoders of uplink formats other than wire v1, by Message.transport (the HTTP routes of peers' formats
 # put what the request said outside its body into the topic; see each module's docstring).
-UPLINK_DECODERS = {"airrohr": airrohr.decode_message}
+UPLINK_DECODERS = {"airrohr": airrohr.decode_message, "lorawan": lorawan_v1.decode_message}
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,13 @@ class Ingestor:
         self.store = store
         # Keeps the calibrated layer up to date with each committed batch (issue 6).
         self.after_insert = after_insert if after_insert is not None else ingest_hook(store)
+
+    def reject(self, msg: Message, reason: str) -> None:
+        """Quarantine a message refused before decoding (e.g. a webhook body naming no device)."""
+        entry = QuarantineEntry(msg.received_at, msg.transport, msg.topic, reason,
+                                bytes(msg.payload[:QUARANTINE_KEEP_BYTES]))
+        self.store.quarantine([entry])
+        log.warning("quarantined message on %s: %s", msg.topic, reason)
 
     def handle(self, messages: Sequence[Message]) -> IngestResult:
         result = IngestResult()

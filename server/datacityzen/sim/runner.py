@@ -128,6 +128,7 @@ def prepare_device(
     clock: dict | None = None,
     ntp: dict | None = None,
     modem: str | None = None,
+    lorawan: tuple[dict, dict] | None = None,
 ) -> None:
     """Write the device's files as the flash tool would, plus its simulated hardware description.
 
@@ -167,11 +168,15 @@ def prepare_device(
         device["portal"] = {"http_port": portal_ports[0], "dns_port": portal_ports[1], "bind": "127.0.0.1"}
     if variant is not None:
         device["variant"] = variant
+    if lorawan:  # (the link's config, the simulated modem's description)
+        device["lorawan"] = lorawan[0]
     (folder / "device.json").write_text(json.dumps(device), encoding="utf-8")
     hw_file = folder / "sim_hw.json"
     # keep a hand-edited description (fault injection) across runs; only "outage" is the runner's
     hw = json.loads(hw_file.read_text(encoding="utf-8")) if hw_file.exists() else {"seed": seed}
     hw.pop("outage", None)
+    if lorawan:  # faults written by hand (join_fail, ...) stay
+        hw["lorawan"] = {**(hw.get("lorawan") or {}), **lorawan[1]}
     if outage and outage[1] > 0:
         hw["outage"] = {"after_s": round(outage[0], 3), "for_s": round(outage[1], 3)}
     if clock is not None:
@@ -229,6 +234,8 @@ class Simulator:
         ntp_offset_s: int | None = None,
         ntp_fail: bool = False,
         ntp_fail_for_s: float | None = None,
+        server_url: str | None = None,
+        ttn_secret: str | None = None,
     ):
         if link is not None and link not in LINKS:
             raise SimError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
@@ -266,6 +273,10 @@ class Simulator:
         self.runtime = "micropython" if self.micropython else "cpython"
         self._lock = threading.Lock()
         self.modem: str | None = None  # the cellular link's simulated modem (None: sim7080g)
+        # --transport lorawan: the simulated network server posts webhooks to this server
+        self.server_url = server_url
+        self.ttn_secret = ttn_secret
+        self.network_server = None
 
     def _command(self) -> tuple[list[str], dict]:
         env = dict(os.environ)
@@ -336,11 +347,15 @@ class Simulator:
             if outage:
                 dev.relay.set_outage(*outage)
             broker = ("127.0.0.1", dev.relay.port)
+        lorawan = None
+        if self.link == "lorawan":
+            lorawan = self._lorawan_device(dev)
         prepare_device(
             dev.folder, dev.id, self.kit, broker, self.interval_s, remaining, seed=dev.seed,
             mqtt_credentials=self.credentials.get(dev.id), link=self.link, outage=outage,
             portal_ports=(_free_port(), _free_port()), variant=self.variant, clock=self.clock, ntp=self.ntp,
             modem=self.modem,
+            lorawan=lorawan,
         )
         with self._lock:
             dev.budget_done = False
@@ -353,6 +368,23 @@ class Simulator:
                 text=True, bufsize=1,
             )
             threading.Thread(target=self._watch, args=(dev, dev.proc), daemon=True).start()
+
+    def _lorawan_device(self, dev: SimDevice) -> tuple[dict, dict]:
+        """The device's LoRaWAN config and its modem's description; the network server learns it."""
+        from .network_server import NetworkServer, dev_eui_of
+
+        if self.network_server is None:
+            if not self.server_url:
+                raise SimError("--transport lorawan needs --server (the DataCityZen server to post webhooks to)")
+            self.network_server = NetworkServer(self.server_url, self.ttn_secret).start()
+        eui = dev_eui_of(dev.id)
+        self.network_server.register(eui, dev.id, lambda n, before, d=dev: self._on_uplink(d, n, before))
+        # A private network (no fair-use policy): budgets scaled so that a reading a second still
+        # batches (a full SF7 uplink about every 4 s); outages last seconds, so do back-offs.
+        link = {"airtime_ms_per_day": 8640000, "confirmed_per_day": 50000, "join_backoff_cap_s": 5,
+                "retry_backoff_cap_s": 2, "rejoin_after_failures": 6}
+        modem = {"uart": 1, "ns": ["127.0.0.1", self.network_server.port], "dev_eui": eui}
+        return link, modem
 
     def start(self) -> None:
         self._cmd = self._command()
@@ -386,6 +418,9 @@ class Simulator:
             if dev.relay is not None:
                 dev.relay.stop()
                 dev.relay = None
+        if self.network_server is not None:
+            self.network_server.stop()
+            self.network_server = None
 
     def run(self, timeout_s: float | None) -> None:
         """Until every device has `count` readings acknowledged (or forever when count is None)."""
@@ -405,10 +440,13 @@ class Simulator:
                     late = [f"{d.id}: {d.acked} acknowledged, {d.measured}/{self.count} measured, "
                             f"{d.pending if d.pending is not None else '?'} pending" for d in self.devices]
                     hint = next((d.errors[-1] for d in self.devices if d.errors), "")
+                    if self.network_server is not None and self.network_server.refused:
+                        hint = "the server refused the LoRaWAN webhook: " + self.network_server.refused[-1]
                     raise SimError(
                         "timed out waiting for acknowledgements (" + "; ".join(late) + ")"
                         + (f"; last problem: {hint}" if hint else "")
-                        + f"; is a broker listening on mqtt://{self.broker[0]}:{self.broker[1]}?"
+                        + (f"; is a server at {self.server_url} taking LoRaWAN webhooks?" if self.link == "lorawan"
+                           else f"; is a broker listening on mqtt://{self.broker[0]}:{self.broker[1]}?")
                     )
         finally:
             self.stop()

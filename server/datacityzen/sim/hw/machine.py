@@ -22,6 +22,7 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
   model (sps30: 16-bit commands) get each writeto/readfrom_into whole.
 - "i2s": I2S id -> microphone (see i2s_model.py: "inmp441", "ics43434", "sph0645", a sound scene,
   faults). An id not listed has nothing on its data line: every word reads 0.
+- "lorawan": {"uart": 1, "ns": [host, port], ...}: a LoRa-E5 modem on that UART (lora_e5_model.py).
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
 Without the file, or for a key the file leaves out: a healthy chip for each sensor of the kit in
@@ -252,6 +253,9 @@ class UART:
         self.id = id
         self.baudrate = baudrate
         cfg = config().get("uart", {}).get(str(id))
+        lw = config().get("lorawan")  # the LoRa-E5 modem of the LoRaWAN link (lora_e5_model.py)
+        if cfg is None and lw and str(lw.get("uart")) == str(id):
+            cfg = dict(lw, chip="lora_e5")
         self.device = _model(cfg) if cfg else None
 
     def init(self, *args, **kw):
