@@ -4,7 +4,8 @@
 #            a reading leaves the spool only after the broker's PUBACK
 #   status:  publishes the device status now and then
 # The spool sits between them, so a link that is down costs nothing but a backlog.
-# Readings do not wait for the clock: before NTP answers, a reading carries the boot number and
+# Readings do not wait for the clock: before it is set (by NTP over Wi-Fi, by the network's own time
+# over a cellular or LoRaWAN link: link.network_time()), a reading carries the boot number and
 # the seconds since boot; once the clock is set the spool gets this boot's anchor (Unix time at
 # uptime 0) and hands such readings out with their real time (transport/spool.py).
 import gc
@@ -64,7 +65,7 @@ class App:
         self._up_s = 0
         self._up_ms = 0
         self.clock_anchored = False
-        self.ntp_ok = False  # NTP answered since boot: until then it is tried again now and then
+        self.ntp_ok = False  # NTP (or the link's time) answered since boot: until then asked again now and then
         self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
         self.status_due = asyncio.Event()
@@ -136,12 +137,23 @@ class App:
             self.clock_anchored = True
             log.event("clock_set", boot=self.spool.boot)
 
-    def sync_clock(self):
-        """NTP (sync_clock); when it moves a clock that was already taken as set by more than
-        _CLOCK_JUMP_S, the readings stamped with the old clock get the same correction."""
+    async def sync_clock(self):
+        """The link's own time when it has one (link.network_time(): cellular, LoRaWAN; their ESP32
+        has no IP route of its own for NTP), else NTP (sync_clock: Wi-Fi). When it moves a clock that
+        was already taken as set by more than _CLOCK_JUMP_S, the readings stamped with the old clock
+        get the same correction."""
         before = unix_time()
         t = time.ticks_ms()
-        self.ntp_ok = sync_clock() or self.ntp_ok
+        network_time = getattr(self.link, "network_time", None)
+        if network_time is None:
+            ok = sync_clock()
+        else:
+            now = await network_time()
+            ok = now is not None
+            if ok:
+                set_clock(now)
+                log.event("clock_from_link", unix=now)
+        self.ntp_ok = ok or self.ntp_ok
         jump = unix_time() - before - time.ticks_diff(time.ticks_ms(), t) // 1000
         if (jump > _CLOCK_JUMP_S or jump < -_CLOCK_JUMP_S) and before > _CLOCK_VALID_AFTER and clock_is_set():
             self.spool.shift_times(jump)
@@ -205,7 +217,7 @@ class App:
             if not self.link.connected:
                 try:
                     await self.link.connect()
-                    self.sync_clock()
+                    await self.sync_clock()
                     await self.link.publish_status(self.status())
                     log.event("connected", attempt=attempt)
                     attempt = 0
@@ -229,7 +241,7 @@ class App:
                     ntp_tried = time.ticks_ms()  # readings wait for their time (or a clock NTP never
                     # confirmed may be wrong): try NTP again,
                     ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
-                    self.sync_clock()
+                    await self.sync_clock()
                     continue
                 self.readings_ready.clear()
                 try:
@@ -311,6 +323,15 @@ def sync_clock():
     except Exception as exc:
         log.event("ntp_failed", error=repr(exc))
         return False
+
+
+def set_clock(unix):
+    """Set the ESP32's RTC to `unix` (seconds UTC): machine.RTC().datetime takes (year, month, day,
+    weekday, hours, minutes, seconds, subseconds)."""
+    import machine
+
+    tm = time.gmtime(unix - _EPOCH_OFFSET)
+    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
 
 def safe_mode(cfg):

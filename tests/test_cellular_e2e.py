@@ -32,6 +32,9 @@ def test_cellular_outage_and_reboot_mid_flush_store_every_reading_once(make_serv
     seqs = measured_seqs(proc.stdout)
     boots = int(re.search(r"(\d+) boot\(s\)", proc.stdout).group(1))
     assert boots >= 2  # the plug was pulled at the first uplink, after the broker had it
+    # the device booted with its clock unset (year 2000) and no NTP (no IP route of its own): the
+    # modem's network time set it, and every reading got its real time (check_exactly_once: within the run)
+    assert "dcz clock_from_link " in proc.stdout and "dcz ntp_failed" not in proc.stdout, proc.stdout[-4000:]
     rows = check_exactly_once(service, seqs, started, finished)
     # the outage took the connection down under a running device: more connections than boots
     connects = len(re.findall(r"\] dcz connected ", proc.stdout))

@@ -50,6 +50,8 @@ def test_outage_and_reboots_store_every_reading_once(make_service, tmp_path):
     # the outage was felt: uplinks without ACK, or (once the link gave up its session) failed joins;
     # the modem fails nothing else here
     assert "no ACK for an uplink" in out or "LoRaWAN join failed" in out
+    # the device booted with its clock unset (year 2000), no IP for NTP: the network's DeviceTimeAns set it
+    assert "dcz clock_from_link " in out and "dcz ntp_failed" not in out, out[-4000:]
 
     con = service.store._con.cursor()
     rows = con.execute("SELECT seq, time, transport, radio FROM raw_readings WHERE device = ? ORDER BY seq",

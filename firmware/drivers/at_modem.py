@@ -11,8 +11,16 @@ tasks run while a command waits (a GPRS attach takes up to 85 s). Received bytes
 allocated at start-up; a line is copied out only when complete; binary data (a TCP read) is copied
 straight from that buffer into the caller's. One command at a time (an asyncio.Lock).
 
-ModemBase is what the SIMCom modems share (start-up, signal quality, registration, chunked TCP
-writes); drivers/sim800.py and drivers/sim7080g.py add their TCP/IP command sets.
+ModemBase is what the SIMCom modems share (start-up, signal quality, registration, the network's time,
+chunked TCP writes); drivers/sim800.py and drivers/sim7080g.py add their TCP/IP command sets.
+
+The network's time: the ESP32's own IP stack has no route through the modem, so NTP cannot set its
+clock; the cellular network tells the time instead (NITZ). start() sends SIMCom's AT+CLTS=1 ("get local
+timestamp": the modem sets its real-time clock from the network's time when it registers; SIM800 Series
+AT Command Manual V1.09, AT+CLTS; SIM7070_SIM7080_SIM7090 Series AT Command Manual, AT+CLTS), and
+network_time() reads that clock with AT+CCLK? (3GPP TS 27.007 section 8.15): +CCLK: "yy/MM/dd,hh:mm:ss+zz",
+local time with zz the offset from UTC in quarters of an hour (-96..+96). A modem the network gave no time
+keeps its power-up default (SIM800: 2004, SIM7080G: 1980): a clock before 2024 is no time at all.
 """
 import asyncio
 import time
@@ -75,6 +83,36 @@ def csq_dbm(rssi):
     if rssi is None or rssi < 0 or rssi > 31:
         return None
     return -113 + 2 * rssi
+
+
+# A modem clock before 2024-01-01 (Unix) was never set by the network: its power-up default.
+_CLOCK_VALID_AFTER = const(1704067200)
+
+
+def cclk_unix(line):
+    """`+CCLK: "yy/MM/dd,hh:mm:ss+zz"` (bytes; 3GPP TS 27.007 8.15, the +zz optional) to Unix seconds UTC;
+    None for a clock still at its power-up default (before 2024) or a line not of that form."""
+    i = line.find(b'"')
+    j = line.find(b'"', i + 1)
+    t = line[i + 1:j]
+    if i < 0 or j < 0 or len(t) < 17 or t[2:3] != b"/" or t[5:6] != b"/" or t[8:9] != b"," \
+            or t[11:12] != b":" or t[14:15] != b":":
+        return None
+    try:
+        yy, mo, d = int(t[0:2]), int(t[3:5]), int(t[6:8])
+        h, mi, s = int(t[9:11]), int(t[12:14]), int(t[15:17])
+        z = int(t[17:]) if len(t) > 17 else 0  # "+08", "-20"; absent: the modem keeps no zone (UTC)
+    except ValueError:
+        return None
+    if len(t) > 17 and t[17:18] != b"+" and t[17:18] != b"-":
+        return None
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60 and -96 <= z <= 96):
+        return None
+    from drivers.utc import unix
+
+    # two-digit years: 70..99 are 1970..1999 (SIM7080G's default "80/01/06"), the rest 2000..2069
+    u = unix(yy + (1900 if yy >= 70 else 2000), mo, d, h, mi, s) - z * 900  # local time - offset = UTC
+    return u if u > _CLOCK_VALID_AFTER else None
 
 
 def _fields(line, start):
@@ -380,6 +418,10 @@ class ModemBase:
                     raise
         await self.at.command(b"E0")
         await self.at.command(b"+CMEE=1")
+        try:  # the network's time into the modem's clock (network_time); a modem without it: no time
+            await self.at.command(b"+CLTS=1")
+        except ModemError:
+            pass
         for line in await self.at.command(b"+CPIN?"):
             if line.startswith(b"+CPIN:") and line[6:].strip() != b"READY":
                 raise ModemError(b"+CPIN?", "SIM not ready: " + line[6:].strip().decode())
@@ -388,6 +430,14 @@ class ModemBase:
         """Received signal strength in dBm from AT+CSQ (None when the modem does not know)."""
         f = await self.at.query(b"+CSQ", b"+CSQ: ")
         return csq_dbm(f[0])
+
+    async def network_time(self):
+        """The network's time (Unix seconds UTC) from the modem's clock (AT+CCLK?), or None while the
+        network has given none. ModemError if the modem fails."""
+        for line in await self.at.command(b"+CCLK?"):
+            if line.startswith(b"+CCLK:"):
+                return cclk_unix(line)
+        return None
 
     async def _reg(self, cmd, prefix):
         f = await self.at.query(cmd, prefix)

@@ -18,10 +18,21 @@ Command Specification"). A command is `AT+CMD[=args]` ended by CR LF; every answ
     AT+CMSGHEX="<hex>"          +CMSGHEX: Start, +CMSGHEX: Wait ACK, [+CMSGHEX: ACK Received,
                                 +CMSGHEX: RXWIN1, RSSI -106, SNR 4.0], +CMSGHEX: Done
     AT+MSGHEX="<hex>"           +MSGHEX: Start, +MSGHEX: Done (unconfirmed: no ACK)
+    AT+MSGHEX                   the same without payload (an empty uplink, e.g. to carry a MAC command)
+    AT+LW=DTR                   +LW: DTR  (a DeviceTimeReq rides on the next uplink)
+    AT+RTC                      +RTC: 2026-12-06 04:30:00  (the modem's clock, UTC)
 Errors: `+CMD: ERROR(-n)` (-1 parameter invalid, -10 command unknown, -11 wrong format, -12 not
 available in this mode, -20 too many parameters, -21 too long, -22 end symbol timeout, -23 invalid
 character); for messages also `Please join network first`, `No band in <n>ms` (duty cycle: no channel
 free for n ms), `Length error <n>` (payload over the data rate's maximum), `LoRaWAN modem is busy`.
+
+The network's time: LoRaWAN 1.0.3 section 5.9, DeviceTimeReq/DeviceTimeAns: the device asks in an
+uplink, the network answers in that uplink's receive window with the GPS time (seconds since
+1980-01-06 00:00:00 UTC, no leap seconds) at the end of the uplink, and the modem sets its clock from it.
+The Seeed specification lists AT+LW=DTR and AT+RTC; what was not confirmed from it and is assumed here:
+AT+RTC answers "+RTC: YYYY-MM-DD hh:mm:ss" (perhaps with ".mmm"), UTC (the form public LoRa-E5 code
+parses), and the module's clock starts from a default at power-up (2020 seen in public code) until a
+DeviceTimeAns sets it: a year before 2024 is read as no time (rtc() gives None).
 
 The driver owns a line buffer and a command buffer, both allocated once; it never sleeps blocking
 (it polls the UART, opened with timeout=0, between asyncio sleeps).
@@ -35,6 +46,25 @@ _RX = const(64)  # bytes pulled from the UART per readinto
 _CMD = const(480)  # AT+CMSGHEX="<2 x 222 hex digits>"\r\n
 _POLL_MS = const(10)
 _HEX = b"0123456789ABCDEF"
+_CLOCK_VALID_AFTER = const(1704067200)  # 2024-01-01 (Unix): an earlier modem clock was never set
+
+
+def rtc_unix(ans):
+    """The AT+RTC answer "YYYY-MM-DD hh:mm:ss[.mmm]" (UTC) to Unix seconds; None for a clock never set
+    (before 2024) or an answer not of that form."""
+    if len(ans) < 19 or ans[4] != "-" or ans[7] != "-" or ans[10] != " " or ans[13] != ":" or ans[16] != ":":
+        return None
+    try:
+        y, mo, d = int(ans[0:4]), int(ans[5:7]), int(ans[8:10])
+        h, mi, s = int(ans[11:13]), int(ans[14:16]), int(ans[17:19])
+    except ValueError:
+        return None
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60):
+        return None
+    from drivers.utc import unix
+
+    u = unix(y, mo, d, h, mi, s)
+    return u if u > _CLOCK_VALID_AFTER else None
 
 
 class LoRaE5Error(Exception):
@@ -204,8 +234,20 @@ class LoRaE5:
             elif body == "Done":
                 return joined
 
+    async def request_time(self):
+        """AT+LW=DTR: a DeviceTimeReq rides on the next uplink (LoRaWAN 1.0.3 5.9)."""
+        return await self.command("AT+LW=DTR")
+
+    async def rtc(self):
+        """The modem's clock (AT+RTC) in Unix seconds UTC, or None while the network has not set it."""
+        return rtc_unix(await self.command("AT+RTC"))
+
     def _hex_command(self, confirmed, payload):
         c = self._cmd
+        if not payload:  # an empty uplink: the command without payload
+            head = b"AT+CMSGHEX\r\n" if confirmed else b"AT+MSGHEX\r\n"
+            c[:len(head)] = head
+            return memoryview(c)[:len(head)]
         head = b'AT+CMSGHEX="' if confirmed else b'AT+MSGHEX="'
         n = len(head)
         c[:n] = head

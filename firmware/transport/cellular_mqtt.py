@@ -191,3 +191,12 @@ class CellularMqttLink(MqttLink):
         r = self.registration
         s["cellular"] = {"modem": m.name, "rssi_dbm": self.rssi_dbm,
                          "registration": REG_NAMES[r] if r is not None and 0 <= r < 6 else None}
+
+    async def network_time(self):
+        """The cellular network's time (Unix seconds UTC, from the modem's clock: drivers/at_modem.py
+        network_time), or None while it has given none; the app sets the ESP32's clock from it (NTP
+        cannot: the ESP32's own IP stack has no route through the modem)."""
+        try:
+            return await self._modem.network_time()
+        except ModemError:
+            return None

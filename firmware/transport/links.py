@@ -9,6 +9,9 @@ Every link has the same interface, so the app does not care which one it drives:
                                          # None (all of them) or how many (a prefix; LoRaWAN)
     await link.ready()                   # optional: awaited before a batch is taken (airtime budget)
     await link.publish_status(status)    # dict
+    await link.network_time()            # optional: Unix seconds UTC from the network itself, or None
+                                         # (cellular: NITZ via AT+CCLK?; LoRaWAN: DeviceTimeReq). A link
+                                         # with it sets the clock; one without (Wi-Fi) leaves it to NTP
     await link.close()
 Modules are imported on demand, so a kit pays RAM only for its own link.
 """

@@ -17,6 +17,11 @@ None for either budget: no limit (a private network server).
 Interface (transport/links.py): connect() joins (once: the session survives close()), send(readings)
 returns how many of them (a prefix) the network acknowledged, publish_status() does nothing (a status
 would cost airtime; the server sees the device in its readings), no downlink config.
+
+The clock: LoRaWAN carries no IP, so no NTP; network_time() asks the network with the DeviceTimeReq MAC
+command (LoRaWAN 1.0.3 section 5.9; drivers/lora_e5.py) on an empty unconfirmed uplink (13 bytes on air,
+counted in the airtime budget; its answer is a downlink, counted in the downlink budget) and reads the
+modem's clock once the DeviceTimeAns has set it. The app asks until it has the time, less and less often.
 """
 import random
 import time
@@ -213,6 +218,35 @@ class LorawanLink:
             except LoRaE5Error:
                 pass
         return n
+
+    async def network_time(self):
+        """The network's time (Unix seconds UTC) or None: the modem's clock when already set (a module
+        that kept its power while the ESP32 restarted), else a DeviceTimeReq on an empty uplink."""
+        if not self._joined:
+            return None
+        m = self._modem
+        try:
+            t = await m.rtc()
+            if t is not None:
+                return t
+            dr = self.dr
+            cost = airtime.uplink_us(0, dr)
+            await self._wait(self._down, 1)
+            await self._wait(self._air, cost)
+            await m.request_time()
+            await m.send(b"", False)  # returns after the receive windows, where the answer came
+            now = time.ticks_ms()
+            self._air.spend(cost, now, time.ticks_diff)
+            self._down.spend(1, now, time.ticks_diff)
+            t = await m.rtc()
+        except NotJoined:
+            self._joined = False
+            return None
+        except LoRaE5Error as e:  # Busy (duty cycle), a timeout: the app asks again later
+            log.event("lorawan_time_failed", error=str(e))
+            return None
+        log.event("lorawan_time", ok=int(t is not None))
+        return t
 
     async def publish_status(self, status):
         """Not sent: a status would cost airtime and a day's budget carries readings first."""

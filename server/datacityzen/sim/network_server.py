@@ -7,6 +7,12 @@ posts a The Things Stack v3 uplink webhook to the DataCityZen server (`POST /api
 the modem {"ack": true, "rssi", "snr"} once the server accepted it (2xx); {"ack": false} otherwise, so
 the device keeps the readings and sends them again.
 
+A frame carrying the DeviceTimeReq MAC command ("mac": ["DeviceTimeReq"]) gets {"device_time": <GPS
+seconds>} in its answer (DeviceTimeAns, LoRaWAN 1.0.3 section 5.9: seconds since the GPS epoch
+1980-01-06 00:00:00 UTC, which counts leap seconds: GPS - UTC = 18 s since 2017-01-01). A frame without
+application payload (no FPort: MAC commands only) is not posted to the application, as a network server
+keeps MAC-only frames to itself.
+
 `on_uplink(device, n, before)`: as for the Wi-Fi relay (relay.py). Called for the device's n-th
 uplink before the webhook; if it returns True the ACK is withheld, and it is called again with
 before=False once the server has the uplink (the runner then powers the device off: a reboot between
@@ -22,6 +28,14 @@ import threading
 from datetime import datetime, timezone
 
 import httpx
+
+GPS_EPOCH_UNIX = 315964800  # 1980-01-06 00:00:00 UTC
+GPS_MINUS_UTC_S = 18  # leap seconds since the GPS epoch, unchanged since 2017-01-01 (IERS Bulletin C)
+
+
+def gps_now(now: datetime) -> float:
+    """The GPS time (seconds since the GPS epoch) of the UTC instant `now`."""
+    return now.timestamp() - GPS_EPOCH_UNIX + GPS_MINUS_UTC_S
 
 # EU868 data rate -> spreading factor (RP002-1.0.3, EU863-870 DataRate table).
 _SF_OF_DR = (12, 11, 10, 9, 8, 7)
@@ -141,6 +155,13 @@ class NetworkServer:
         if known is None:
             return {"ack": False}  # a device the network does not know: no session, no ACK
         device, on_uplink = known
+        answer = {}
+        if "DeviceTimeReq" in (frame.get("mac") or ()):
+            answer["device_time"] = round(gps_now(datetime.now(timezone.utc)), 3)
+        if not frame.get("hex"):  # MAC commands only: nothing for the application
+            if frame.get("confirmed"):
+                answer.update(ack=True, rssi=-95, snr=6.0)
+            return answer or None
         n = self.uplinks.get(device, 0) + 1
         self.uplinks[device] = n
         withhold = bool(on_uplink is not None and on_uplink(n, before=True))
@@ -150,8 +171,9 @@ class NetworkServer:
             on_uplink(n, before=False)
             return None
         if not frame.get("confirmed"):
-            return None
-        return {"ack": ok, "rssi": rssi, "snr": snr}
+            return answer or None
+        answer.update(ack=ok, rssi=rssi, snr=snr)
+        return answer
 
     def _post(self, body: dict) -> bool:
         try:

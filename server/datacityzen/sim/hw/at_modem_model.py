@@ -10,13 +10,19 @@ During the shared outage (outage.py) it loses registration (stat 2), its bearer 
 connection drops with the modem's URC ("CLOSED" / "+CASTATE: 0,0"); registration comes back
 `register_s` after the outage.
 
+Clock: AT+CLTS=1 (SIMCom: take the network's time, NITZ, when registered) and AT+CCLK? (3GPP TS 27.007
+8.15, "yy/MM/dd,hh:mm:ss+zz", local time, zz in quarters of an hour): once CLTS is on and the modem is
+registered, its clock is the host's clock (the simulated network's time) in the zone "tz_q" (default +4,
+Paris in winter); until then, or with "nitz": false (a network that sends no time), it counts from the
+modem's power-up default (the subclass's DEFAULT_RTC: SIM800 2004-01-01, SIM7080G 1980-01-06).
+
 Options: sim_hw.json "modem": {
   "registration": "denied" | "searching"   never registers (CREG/CEREG stat 3, or stat 2 forever),
   "cme": {"CIICR": 148}                      that command (name after "AT+") fails with +CME ERROR: n,
   "silent": true                             the modem never answers (powered off, wrong baud rate),
   "sim": "absent"                            AT+CPIN? gives +CME ERROR: 10 (SIM not inserted),
   "drop_after_sends": N                      the network drops the connection after N data sends,
-  "csq": 18, "register_s": 0.3}
+  "csq": 18, "register_s": 0.3, "nitz": true, "tz_q": 4}
 CME error codes: 3GPP TS 27.007 section 9.2.
 """
 import socket
@@ -49,7 +55,20 @@ def _since(t0):
     return _ms() - t0
 
 
+def _real_time():
+    return time.real_time() if hasattr(time, "real_time") else time.time()
+
+
+def _days(y, mo, d):
+    if mo <= 2:
+        y -= 1
+        mo += 12
+    return 365 * y + y // 4 - y // 100 + y // 400 + (153 * (mo - 3) + 2) // 5 + d - 719469
+
+
 class ATModemModel:
+    DEFAULT_RTC = (2004, 1, 1)  # the clock at power-up, until the network sets it
+
     def __init__(self, env, cfg):
         opts = dict(machine.config().get("modem") or {})
         opts.update(cfg.get("faults") or {})
@@ -73,6 +92,9 @@ class ATModemModel:
         self._lost = False  # registration lost in an outage, until it comes back
         self._back_at = None
         self.bearer = False
+        self.clts = 0
+        self._nitz = False  # the network gave its time: the clock is the network's
+        self._power_up = _real_time()
 
     # -- the UART side ----------------------------------------------------------------------------
     def any(self):
@@ -177,11 +199,35 @@ class ATModemModel:
             else:
                 self.say("+CPIN: READY")
                 self.say("OK")
+        elif name == "CLTS" and arg.startswith("="):
+            self.clts = int(arg[1:])
+            self.say("OK")
+        elif name == "CLTS" and arg == "?":
+            self.say("+CLTS: %d" % self.clts)
+            self.say("OK")
+        elif name == "CCLK" and arg == "?":
+            self.say('+CCLK: "%s"' % self.cclk())
+            self.say("OK")
         elif name == "CSQ":
             self.say("+CSQ: %d,0" % (int(self.opts.get("csq", 18)) if self.stat() == STAT_HOME else 99))
             self.say("OK")
         elif not self.handle(name.upper(), arg):
             self.say("ERROR")
+
+    def cclk(self):
+        """The clock as AT+CCLK? gives it: "yy/MM/dd,hh:mm:ss+zz"."""
+        if not self._nitz and self.clts and self.stat() == STAT_HOME and self.opts.get("nitz", True):
+            self._nitz = True  # NITZ comes with the registration
+        if self._nitz:
+            q = int(self.opts.get("tz_q", 4))
+            t = int(_real_time()) + q * 900
+        else:
+            q = 0
+            y, mo, d = self.DEFAULT_RTC
+            t = _days(y, mo, d) * 86400 + int(_real_time() - self._power_up)
+        tm = time.gmtime(t)
+        return "%02d/%02d/%02d,%02d:%02d:%02d%s%02d" % (tm[0] % 100, tm[1], tm[2], tm[3], tm[4], tm[5],
+                                                     "-" if q < 0 else "+", abs(q))
 
     def handle(self, name, arg):
         """A subclass's command; False if unknown (ERROR)."""

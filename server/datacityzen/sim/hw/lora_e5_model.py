@@ -7,6 +7,12 @@ object per line: the model sends {"op": "up", "dev_eui", "dev_addr", "fcnt", "fp
 "rssi", "snr"}, as the modem waits for the ACK in its receive windows. No answer before
 `ack_timeout_s`: no ACK ("+CMSGHEX: Done" without "ACK Received", as when the ACK is lost).
 
+The clock: AT+LW=DTR makes the next uplink carry a DeviceTimeReq (LoRaWAN 1.0.3 5.9; the frame gets
+"mac": ["DeviceTimeReq"]); the network server answers {"device_time": <GPS seconds>} (with the ACK of a
+confirmed uplink, or alone for an unconfirmed one) and the modem sets its clock from it; AT+RTC answers
+"+RTC: YYYY-MM-DD hh:mm:ss" (UTC), counting from 2020-01-01 at power-up until then. No answer (fault
+"no_device_time", or a network server that ignores it): the clock stays at its default.
+
 Config, the "lorawan" entry of sim_hw.json: {"uart": 1, "ns": [host, port], "dev_eui": "2CF7...",
 "join_s": 0.3 (time from JOIN to its answer), "ack_timeout_s": 3.0, "faults": {"join_fail": N (the
 first N joins fail), "no_band_every": N (every Nth message is refused with "No band in 1200ms")}}.
@@ -19,6 +25,14 @@ import socket
 import time
 
 import outage
+
+_GPS_EPOCH = 315964800  # 1980-01-06 00:00:00 UTC in Unix seconds
+_GPS_UTC = 18  # GPS - UTC in seconds since 2017-01-01 (IERS Bulletin C: no leap second since)
+_RTC_DEFAULT = 1577836800  # 2020-01-01 00:00:00 UTC: the module's clock at power-up
+
+
+def _real_time():
+    return time.real_time() if hasattr(time, "real_time") else time.time()
 
 _MAX_OF_DR = (51, 51, 51, 115, 222, 222, 222, 222)
 _SF_OF_DR = (12, 11, 10, 9, 8, 7, 7, 0)
@@ -58,6 +72,9 @@ class Model:
         self._pending = None  # (name, due ms) while waiting for the network server's answer
         self._sock = None
         self._rx = b""
+        self.no_device_time = bool(faults.get("no_device_time"))
+        self.dtr = False  # a DeviceTimeReq waits for the next uplink
+        self._rtc_off = _RTC_DEFAULT - _real_time()  # the module's clock minus the real time
 
     # -- UART side ----------------------------------------------------------------------------
     def any(self):
@@ -106,6 +123,8 @@ class Model:
             answer = self._poll()
             if answer is not None:
                 self._pending = None
+                if answer.get("device_time") is not None:  # DeviceTimeAns: GPS time at the uplink's end
+                    self._rtc_off = float(answer["device_time"]) + _GPS_EPOCH - _GPS_UTC - _real_time()
                 if answer.get("ack"):
                     self._say(name + ": ACK Received")
                     self._say("%s: RXWIN1, RSSI %d, SNR %.1f" % (name, answer.get("rssi", -100), answer.get("snr", 5.0)))
@@ -215,6 +234,18 @@ class Model:
             self._say("%s: NetID 000013 DevAddr %s" % (tag, _colons(self.dev_addr)), self.join_ms)
         self._say(tag + ": Done", self.join_ms)
 
+    def _at_lw(self, tag, arg, setting):
+        if setting and arg.strip().upper() == "DTR":
+            self.dtr = True
+            return self._say(tag + ": DTR")
+        return self._say(tag + ": ERROR(-1)")  # other LW subcommands are not modelled
+
+    def _at_rtc(self, tag, arg, setting):
+        if setting:
+            return self._say(tag + ": ERROR(-1)")
+        t = time.gmtime(int(_real_time() + self._rtc_off))
+        return self._say("%s: %04d-%02d-%02d %02d:%02d:%02d" % (tag, t[0], t[1], t[2], t[3], t[4], t[5]))
+
     def _at_msghex(self, tag, arg, setting):
         self._message(tag, arg, False)
 
@@ -242,11 +273,15 @@ class Model:
             self._say(tag + ": Wait ACK")
         self.fcnt += 1
         sent = False
+        dtr, self.dtr = self.dtr and not self.no_device_time, False
         if not outage.active():  # during an outage no gateway hears it
-            sent = self._send({"op": "up", "dev_eui": self.dev_eui, "dev_addr": self.dev_addr,
-                               "fcnt": self.fcnt, "fport": self.port, "confirmed": confirmed,
-                               "dr": self.dr, "hex": hexstr.upper()})
-        if confirmed:
+            frame = {"op": "up", "dev_eui": self.dev_eui, "dev_addr": self.dev_addr,
+                     "fcnt": self.fcnt, "fport": self.port, "confirmed": confirmed,
+                     "dr": self.dr, "hex": hexstr.upper()}
+            if dtr:
+                frame["mac"] = ["DeviceTimeReq"]
+            sent = self._send(frame)
+        if confirmed or (dtr and sent):  # the modem listens in the receive windows for the answer
             self._pending = (tag, time.ticks_add(_now_ms(), self.ack_ms if sent else min(self.ack_ms, 500)))
         else:
             self._say(tag + ": Done")

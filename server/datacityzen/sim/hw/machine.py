@@ -24,6 +24,9 @@ according to `sim_hw.json` in the current directory (or the file named by $DCZ_S
   faults). An id not listed has nothing on its data line: every word reads 0.
 - "lorawan": {"uart": 1, "ns": [host, port], ...}: a LoRa-E5 modem on that UART (lora_e5_model.py).
 - "pins": input level of a pin (default: 1 with a pull-up, else 0), e.g. a safe-mode button.
+- "clock", "ntp": the RTC and the NTP server (time.py, ntptime.py). A device whose link is not Wi-Fi
+  (link(): device.json, else kit.json) has no IP route of its own: NTP never answers it, and its clock
+  starts unset (2000-01-01) unless "clock" says otherwise; the modem models give it the network's time.
 - "seed", "lat", "lon": the simulated outdoors (sim_env.py); the seed also gives unique_id().
 Without the file, or for a key the file leaves out: a healthy chip for each sensor of the kit in
 `kit.json` (the device's flash folder; the variant device.json picks, if any) that has a model here, on the kit's bus ids and addresses;
@@ -92,6 +95,24 @@ def _from_kit(path="kit.json"):
         # the cellular link's modem (sim800_model.py, sim7080g_model.py), on the UART device.json names
         uart[str(cell.get("uart", 1))] = {"chip": cell.get("modem", "sim7080g"), "faults": {}}
     return {"uart": uart, "i2c": i2c, "i2s": i2s}
+
+
+_link = None
+
+
+def link():
+    """The device's transport link ("wifi", "cellular", "lorawan"), as config.py picks it: device.json's
+    transport.link, else the kit's, else Wi-Fi."""
+    global _link
+    if _link is None:
+        _link = "wifi"
+        for path in ("kit.json", "device.json"):  # the device's choice last: it wins
+            try:
+                with open(path) as f:
+                    _link = (json.load(f).get("transport") or {}).get("link") or _link
+            except (OSError, ValueError, AttributeError):
+                pass
+    return _link
 
 
 def config():
@@ -193,6 +214,27 @@ def disable_irq():
 
 def enable_irq(state=0):
     pass
+
+
+def _unix(y, mo, d, h, mi, s):
+    if mo <= 2:
+        y -= 1
+        mo += 12
+    return (365 * y + y // 4 - y // 100 + y // 400 + (153 * (mo - 3) + 2) // 5 + d - 719469) * 86400 \
+        + h * 3600 + mi * 60 + s
+
+
+class RTC:
+    """The ESP32's real-time clock: datetime((year, month, day, weekday, hours, minutes, seconds,
+    subseconds)) sets it (UTC), as the firmware does from the link's time; datetime() reads it."""
+
+    def datetime(self, dt=None):
+        if dt is None:
+            t = time.gmtime()
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        if hasattr(time, "set_clock"):  # the simulated RTC (time.py)
+            time.set_clock(_unix(dt[0], dt[1], dt[2], dt[4], dt[5], dt[6]) - int(time.real_time()))
+        return None
 
 
 class WDT:

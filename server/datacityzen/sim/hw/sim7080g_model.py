@@ -6,6 +6,8 @@ from at_modem_model import STAT_HOME, ATModemModel
 
 
 class Model(ATModemModel):
+    DEFAULT_RTC = (1980, 1, 6)
+
     def __init__(self, env, cfg):
         super().__init__(env, cfg)
         self.apn = None

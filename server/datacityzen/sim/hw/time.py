@@ -1,8 +1,10 @@
 """Simulated ESP32 real-time clock, over the unix port's `time` module (this file shadows it).
 
-By default the clock is the host's (already set, as after a successful NTP sync). With
-"clock": {"unset": true} in sim_hw.json the device powers up like an ESP32: its clock starts at
-2000-01-01 00:00:00 UTC and counts up from there until ntptime.settime() sets it (see ntptime.py,
+By default the clock of a Wi-Fi device is the host's (already set, as after a successful NTP sync). With
+"clock": {"unset": true} in sim_hw.json, and always for a device whose link is not Wi-Fi (cellular,
+LoRaWAN: machine.link()) unless "clock" gives an "offset_s", the device powers up like an ESP32: its
+clock starts at 2000-01-01 00:00:00 UTC and counts up from there until ntptime.settime() or
+machine.RTC().datetime() (the link's time) sets it (see ntptime.py,
 "ntp": {"fail_for_s": S} keeps NTP out of reach for a while). Everything else (ticks, sleeps) is the
 real module's. The simulated outdoors (sim_env) keeps reading the real time through `real_time()`.
 Under CPython `time` is a built-in module, so this file is never imported there.
@@ -39,7 +41,8 @@ def _offset():
         import machine
 
         clock = machine.config().get("clock") or {}
-        _off = (_T0 - _Y2000) if clock.get("unset") else -int(clock.get("offset_s", 0))
+        unset = clock.get("unset") or ("offset_s" not in clock and machine.link() != "wifi")
+        _off = (_T0 - _Y2000) if unset else -int(clock.get("offset_s", 0))
     return _off
 
 
