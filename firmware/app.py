@@ -151,7 +151,9 @@ class App:
             now = await network_time()
             ok = now is not None
             if ok:
-                set_clock(now)
+                from drivers.utc import set_rtc  # loaded by the radio links only
+
+                set_rtc(now)
                 log.event("clock_from_link", unix=now)
         self.ntp_ok = ok or self.ntp_ok
         jump = unix_time() - before - time.ticks_diff(time.ticks_ms(), t) // 1000
@@ -323,15 +325,6 @@ def sync_clock():
     except Exception as exc:
         log.event("ntp_failed", error=repr(exc))
         return False
-
-
-def set_clock(unix):
-    """Set the ESP32's RTC to `unix` (seconds UTC): machine.RTC().datetime takes (year, month, day,
-    weekday, hours, minutes, seconds, subseconds)."""
-    import machine
-
-    tm = time.gmtime(unix - _EPOCH_OFFSET)
-    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
 
 def safe_mode(cfg):
