@@ -160,6 +160,8 @@ class App:
         if (jump > _CLOCK_JUMP_S or jump < -_CLOCK_JUMP_S) and before > _CLOCK_VALID_AFTER and clock_is_set():
             self.spool.shift_times(jump)
             log.event("clock_corrected", by_s=jump, pending=self.spool.pending())
+        if network_time is not None:  # the exchange's garbage (LoRaWAN waits seconds for its answer)
+            gc.collect()  # goes before a reading is taken: 5 KB less peak for noise-v1 over LoRaWAN
 
     def status(self):
         s = {

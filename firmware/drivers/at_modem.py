@@ -85,36 +85,6 @@ def csq_dbm(rssi):
     return -113 + 2 * rssi
 
 
-# A modem clock before 2024-01-01 (Unix) was never set by the network: its power-up default.
-_CLOCK_VALID_AFTER = const(1704067200)
-
-
-def cclk_unix(line):
-    """`+CCLK: "yy/MM/dd,hh:mm:ss+zz"` (bytes; 3GPP TS 27.007 8.15, the +zz optional) to Unix seconds UTC;
-    None for a clock still at its power-up default (before 2024) or a line not of that form."""
-    i = line.find(b'"')
-    j = line.find(b'"', i + 1)
-    t = line[i + 1:j]
-    if i < 0 or j < 0 or len(t) < 17 or t[2:3] != b"/" or t[5:6] != b"/" or t[8:9] != b"," \
-            or t[11:12] != b":" or t[14:15] != b":":
-        return None
-    try:
-        yy, mo, d = int(t[0:2]), int(t[3:5]), int(t[6:8])
-        h, mi, s = int(t[9:11]), int(t[12:14]), int(t[15:17])
-        z = int(t[17:]) if len(t) > 17 else 0  # "+08", "-20"; absent: the modem keeps no zone (UTC)
-    except ValueError:
-        return None
-    if len(t) > 17 and t[17:18] != b"+" and t[17:18] != b"-":
-        return None
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60 and -96 <= z <= 96):
-        return None
-    from drivers.utc import unix
-
-    # two-digit years: 70..99 are 1970..1999 (SIM7080G's default "80/01/06"), the rest 2000..2069
-    u = unix(yy + (1900 if yy >= 70 else 2000), mo, d, h, mi, s) - z * 900  # local time - offset = UTC
-    return u if u > _CLOCK_VALID_AFTER else None
-
-
 def _fields(line, start):
     """The comma-separated integer fields of `line` after byte `start` (quoted ones skipped as None)."""
     out = []
@@ -436,6 +406,8 @@ class ModemBase:
         network has given none. ModemError if the modem fails."""
         for line in await self.at.command(b"+CCLK?"):
             if line.startswith(b"+CCLK:"):
+                from drivers.utc import cclk_unix
+
                 return cclk_unix(line)
         return None
 

@@ -46,25 +46,6 @@ _RX = const(64)  # bytes pulled from the UART per readinto
 _CMD = const(480)  # AT+CMSGHEX="<2 x 222 hex digits>"\r\n
 _POLL_MS = const(10)
 _HEX = b"0123456789ABCDEF"
-_CLOCK_VALID_AFTER = const(1704067200)  # 2024-01-01 (Unix): an earlier modem clock was never set
-
-
-def rtc_unix(ans):
-    """The AT+RTC answer "YYYY-MM-DD hh:mm:ss[.mmm]" (UTC) to Unix seconds; None for a clock never set
-    (before 2024) or an answer not of that form."""
-    if len(ans) < 19 or ans[4] != "-" or ans[7] != "-" or ans[10] != " " or ans[13] != ":" or ans[16] != ":":
-        return None
-    try:
-        y, mo, d = int(ans[0:4]), int(ans[5:7]), int(ans[8:10])
-        h, mi, s = int(ans[11:13]), int(ans[14:16]), int(ans[17:19])
-    except ValueError:
-        return None
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 60):
-        return None
-    from drivers.utc import unix
-
-    u = unix(y, mo, d, h, mi, s)
-    return u if u > _CLOCK_VALID_AFTER else None
 
 
 class LoRaE5Error(Exception):
@@ -240,6 +221,8 @@ class LoRaE5:
 
     async def rtc(self):
         """The modem's clock (AT+RTC) in Unix seconds UTC, or None while the network has not set it."""
+        from drivers.utc import rtc_unix
+
         return rtc_unix(await self.command("AT+RTC"))
 
     def _hex_command(self, confirmed, payload):

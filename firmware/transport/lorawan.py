@@ -20,8 +20,10 @@ would cost airtime; the server sees the device in its readings), no downlink con
 
 The clock: LoRaWAN carries no IP, so no NTP; network_time() asks the network with the DeviceTimeReq MAC
 command (LoRaWAN 1.0.3 section 5.9; drivers/lora_e5.py) on an empty unconfirmed uplink (13 bytes on air,
-counted in the airtime budget; its answer is a downlink, counted in the downlink budget) and reads the
-modem's clock once the DeviceTimeAns has set it. The app asks until it has the time, less and less often.
+counted in the airtime budget) and reads the modem's clock once the DeviceTimeAns has set it. The app
+asks until it has the time, less and less often. The DeviceTimeAns is a downlink that, like the Join
+Accept, the downlink budget does not count: once a boot (a modem whose clock is already set is not
+asked again), and counting it would hold the first readings of a TTN kit back 2.7 hours.
 """
 import random
 import time
@@ -229,15 +231,11 @@ class LorawanLink:
             t = await m.rtc()
             if t is not None:
                 return t
-            dr = self.dr
-            cost = airtime.uplink_us(0, dr)
-            await self._wait(self._down, 1)
+            cost = airtime.uplink_us(0, self.dr)
             await self._wait(self._air, cost)
             await m.request_time()
             await m.send(b"", False)  # returns after the receive windows, where the answer came
-            now = time.ticks_ms()
-            self._air.spend(cost, now, time.ticks_diff)
-            self._down.spend(1, now, time.ticks_diff)
+            self._air.spend(cost, time.ticks_ms(), time.ticks_diff)
             t = await m.rtc()
         except NotJoined:
             self._joined = False

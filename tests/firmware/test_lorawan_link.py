@@ -3,6 +3,7 @@ the LoRa-E5 AT dialogue against the simulated modem (errors included), and the l
 import json
 import socket
 import threading
+import time
 
 import pytest
 
@@ -60,7 +61,8 @@ out({"cost": cost, "sends": sends})
 
 
 class FakeNetwork:
-    """The network side the simulated modem talks to: ACKs every confirmed uplink (or none)."""
+    """The network side the simulated modem talks to: ACKs every confirmed uplink (or none), and answers
+    a DeviceTimeReq with the GPS time (LoRaWAN 1.0.3 5.9: GPS epoch 1980-01-06, GPS - UTC = 18 s)."""
 
     def __init__(self, ack=True):
         self.frames = []
@@ -87,8 +89,13 @@ class FakeNetwork:
                     line, buf = buf.split(b"\n", 1)
                     frame = json.loads(line)
                     self.frames.append(frame)
+                    answer = {}
+                    if "DeviceTimeReq" in (frame.get("mac") or ()):
+                        answer["device_time"] = time.time() - 315964800 + 18
                     if frame.get("confirmed") and self.ack:
-                        conn.sendall(b'{"ack": true, "rssi": -107, "snr": -3.5}\n')
+                        answer.update(ack=True, rssi=-107, snr=-3.5)
+                    if answer:
+                        conn.sendall(json.dumps(answer).encode() + b"\n")
 
     def close(self):
         self.sock.close()
