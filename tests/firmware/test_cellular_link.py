@@ -168,10 +168,8 @@ await link.close()
     assert [[r["seq"] for r in p["readings"]] for p in got] == [[0, 1, 2], [0, 1, 2]]  # the server dedups
 
 
-PARSER = """
-import asyncio
-from drivers.at_modem import ATModem, ModemCMEError, ModemError, ModemTimeout, csq_dbm
-
+# The modem's UART in the parser tests (MicroPython source, put before each script).
+SCRIPTED_UART = """
 class ScriptedUART:
     # hands the canned answer out in chunks of `step` bytes, whatever was written
     def __init__(self, data, step):
@@ -184,6 +182,11 @@ class ScriptedUART:
         return n
     def write(self, b):
         self.written += b
+"""
+
+PARSER = SCRIPTED_UART + """
+import asyncio
+from drivers.at_modem import ATModem, ModemCMEError, ModemError, ModemTimeout, csq_dbm
 
 STREAM = (b"\\r\\n+CSQ: 23,0\\r\\n\\r\\nCLOSED\\r\\n\\r\\nOK\\r\\n"
           b"\\r\\n+CIPRXGET: 2,6,0\\r\\n\\r\\nOK\\x00\\xff\\r\\nOK\\r\\n"
@@ -232,21 +235,9 @@ def test_at_parser_frames_answers_urcs_and_binary_data_in_any_chunking(tmp_path)
     assert out[5] == "[-113, -111, -109, -53, -51, None]"
 
 
-PROPERTY = """
+PROPERTY = SCRIPTED_UART + """
 import asyncio, json
 from drivers.at_modem import ATModem
-
-class ScriptedUART:
-    def __init__(self, data, step):
-        self.data = data; self.step = step
-    def any(self):
-        return min(self.step, len(self.data))
-    def readinto(self, buf):
-        n = min(len(buf), self.step, len(self.data))
-        buf[:n] = self.data[:n]; self.data = self.data[n:]
-        return n
-    def write(self, b):
-        pass
 
 async def main():
     for payload, step, inline, urc_before, urc_after in json.loads(CASES):

@@ -128,11 +128,11 @@ def rom_kb():
     return -(-firmware_romfs()[0].stat().st_size // 1024)
 
 
-def run_cycle(kit, make_folder, heap_kb: int, rom: bool = True):
+def run_cycle(kit, make_folder, heap_kb: int, rom: bool = True, script: str = CYCLE):
     """One cycle in a heap of `heap_kb` besides the ROMFS image (rom), else with the firmware as .mpy
-    files in a heap of `heap_kb`."""
+    files in a heap of `heap_kb`. `script`: CYCLE or a variant of it (test_lorawan_cycle_heap.py)."""
     folder = make_folder()  # a fresh flash each run: a failed run must not leave readings for the next
-    code = CYCLE.replace("I2S_RATE", str(_i2s_rate(kit)))
+    code = script.replace("I2S_RATE", str(_i2s_rate(kit)))
     if rom:
         image, sim_hw = firmware_romfs()
         code = code.replace("ROM_SIZE", str(image.stat().st_size)).replace("ROM_PATH", repr(str(image)))

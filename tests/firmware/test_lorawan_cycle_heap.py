@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HEAP_KB, load_kit, prepare_device
-from fwsim import compiled_dir, firmware_romfs
-from mpy import run_mpy
-from test_cycle_heap import CYCLE, GOAL_KB, _i2s_rate, complete, rom_kb, smallest_heap_kb
+import test_cycle_heap
+from test_cycle_heap import CYCLE, GOAL_KB, complete, rom_kb, smallest_heap_kb
 from test_lorawan_link import FakeNetwork
 
 # the modem is simulated hardware too: built with the chips, so its share is subtracted
@@ -36,21 +35,8 @@ models = chips()""").replace("""    await a.link.connect()
 
 
 def run_cycle(kit, make_folder, heap_kb, rom=True):
-    folder = make_folder()
-    code = LORA_CYCLE.replace("I2S_RATE", str(_i2s_rate(kit)))
-    if rom:
-        image, sim_hw = firmware_romfs()
-        code = code.replace("ROM_SIZE", str(image.stat().st_size)).replace("ROM_PATH", repr(str(image)))
-        extra = (sim_hw,)
-        heap_kb += rom_kb()
-    else:
-        code = code.replace("ROM_PATH", "None")
-        extra = (compiled_dir(),)
-    proc = run_mpy(code, cwd=folder, heapsize=f"{heap_kb}K", extra_path=extra, check=False, timeout=60)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    return None
+    """test_cycle_heap.run_cycle with the LoRaWAN script."""
+    return test_cycle_heap.run_cycle(kit, make_folder, heap_kb, rom, script=LORA_CYCLE)
 
 
 @pytest.mark.slow

@@ -2,11 +2,8 @@
 HTTP integration, the shared secret, device mapping, idempotence, radio metadata, quarantine, and
 generated bodies that never get a 500."""
 import base64
-import importlib.util
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,22 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hostkit import ADMIN_TOKEN, admin_headers
+from test_lorawan_v1 import FW  # the firmware's encoder, loaded under CPython
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ttn-webhook-secret-for-tests"
 DEVICE = "lw-outdoor-01"
 DEV_EUI = "2CF7F12032308463"
-
-
-def _fw():
-    spec = importlib.util.spec_from_file_location("fw_lorawan_wire_http", ROOT / "firmware/transport/lorawan_wire.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("micropython", type(sys)("micropython"))
-    spec.loader.exec_module(mod)
-    return mod
-
-
-FW = _fw()
 T0 = int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp())
 VALS = {"pm2_5": 12.3, "pm10": 19.8, "temperature": 11.5, "humidity": 81.4, "pressure": 1016.3}
 

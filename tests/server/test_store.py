@@ -188,3 +188,32 @@ def test_public_queries_leave_out_paused_and_deleted_periods(tmp_path):
     day = store.day_batches(T0, T0 + timedelta(days=1)).read_all().to_pylist()
     assert sorted({(r["device"], r["seq"]) for r in day}) == sorted(
         [("dev-a", s) for s in (0, 1, 4, 5, 6, 7)] + [("dev-b", s) for s in range(5, 10)])
+
+
+def test_transaction_commits_whole_or_rolls_back_whole(tmp_path):
+    """DuckDBStore.transaction, the one write path of the modules under store/: its views are
+    readable inside, a block that ends commits, a block that raises (Python or SQL) leaves nothing
+    and releases the write lock."""
+    import duckdb
+    import numpy as np
+
+    store = DuckDBStore(tmp_path)
+
+    def count():
+        return store.connection.cursor().execute("SELECT count(*) FROM quarantine").fetchone()[0]
+
+    rows = {"reason": np.array(["a", "b"], dtype=object)}
+    with store.transaction(batch_reasons=rows) as cur:
+        cur.execute("INSERT INTO quarantine (received_at, reason) SELECT now(), reason FROM batch_reasons")
+        assert cur.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 2  # its own writes, before COMMIT
+    assert count() == 2
+    for failure in (lambda cur: 1 / 0, lambda cur: cur.execute("INSERT INTO quarantine (reason) VALUES (NULL)")):
+        with pytest.raises((ZeroDivisionError, duckdb.ConstraintException)):
+            with store.transaction() as cur:
+                cur.execute("INSERT INTO quarantine (received_at, reason) VALUES (now(), 'c')")
+                failure(cur)
+        assert count() == 2
+        assert not store.write_lock.locked()
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM quarantine")
+    assert count() == 0

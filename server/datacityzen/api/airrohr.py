@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from ..ingest import airrohr
 from ..ingest.pipeline import Ingestor, Message
 from ..store.airrohr_nodes import AirrohrNodes
+from .deps import app_object
 from .limits import check_device_rate
 
 router = APIRouter(tags=["airrohr ingest"])
@@ -36,19 +37,11 @@ def _registry(store):
 
 
 def _ingestor(request: Request) -> Ingestor:
-    state = request.app.state
-    ing = getattr(state, "airrohr_ingestor", None)
-    if ing is None:
-        ing = state.airrohr_ingestor = Ingestor(state.store)
-    return ing
+    return app_object(request, "airrohr_ingestor", lambda state: Ingestor(state.store))
 
 
 def _repeats(request: Request) -> airrohr.RepeatFilter:
-    state = request.app.state
-    rf = getattr(state, "airrohr_repeats", None)
-    if rf is None:
-        rf = state.airrohr_repeats = airrohr.RepeatFilter()
-    return rf
+    return app_object(request, "airrohr_repeats", lambda state: airrohr.RepeatFilter())
 
 
 def _unauthorized(message: str) -> HTTPException:

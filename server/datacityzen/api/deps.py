@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Callable, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 
@@ -17,6 +17,19 @@ def get_store(request: Request):
 
 
 StoreDep = Annotated[object, Depends(get_store)]
+
+T = TypeVar("T")
+
+
+def app_object(request: Request, name: str, make: Callable[[object], T]) -> T:
+    """The app's one `name` (an ingestor, a filter, ...), made by `make(app.state)` on first use and
+    kept in app.state."""
+    state = request.app.state
+    found = getattr(state, name, None)
+    if found is None:
+        found = make(state)
+        setattr(state, name, found)
+    return found
 
 
 def bad_request(message: str) -> HTTPException:

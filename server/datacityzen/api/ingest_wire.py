@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..ingest import wire_v1
 from ..ingest.pipeline import Ingestor, Message
+from .deps import app_object
 from .limits import check_device_rate
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["device ingest"])
@@ -114,11 +115,7 @@ def _authenticate(registry, device: str, token: str) -> None:
 
 
 def _ingestor(request: Request) -> Ingestor:
-    state = request.app.state
-    ing = getattr(state, "wire_ingestor", None)
-    if ing is None:
-        ing = state.wire_ingestor = Ingestor(state.store)
-    return ing
+    return app_object(request, "wire_ingestor", lambda state: Ingestor(state.store))
 
 
 def _ingest(ingestor: Ingestor, msg: Message) -> tuple[dict | None, str | None]:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..requests_board import STATUSES, Board, BoardError
-from .deps import iso_utc
+from .deps import app_object, iso_utc
 
 router = APIRouter(prefix="/api/v1/requests", tags=["quantity requests"])
 REQUEST_ID = Path(..., ge=1, le=2**62)
@@ -25,10 +25,7 @@ Mediator = Annotated[None, Depends(require_mediator)]
 
 
 def board_of(request: Request) -> Board:
-    board = getattr(request.app.state, "board", None)
-    if board is None:
-        board = request.app.state.board = Board(request.app.state.store)
-    return board
+    return app_object(request, "board", lambda state: Board(state.store))
 
 
 def client_address(request: Request) -> str:

@@ -23,22 +23,13 @@ class AtlasPlaces(SideTable):
 
     def replace_all(self, places: list[dict]) -> int:
         now = now_utc()
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute("DELETE FROM atlas_places")
-                for p in places:
-                    details = {k: v for k, v in p.items() if k not in ("id", "kind", "name", "lat", "lon")}
-                    cur.execute("INSERT INTO atlas_places VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                [p["id"], p["kind"], p["name"], p["lat"], p["lon"],
-                                 json.dumps(details, ensure_ascii=False, sort_keys=True), now])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.store.transaction() as cur:
+            cur.execute("DELETE FROM atlas_places")
+            for p in places:
+                details = {k: v for k, v in p.items() if k not in ("id", "kind", "name", "lat", "lon")}
+                cur.execute("INSERT INTO atlas_places VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [p["id"], p["kind"], p["name"], p["lat"], p["lon"],
+                             json.dumps(details, ensure_ascii=False, sort_keys=True), now])
         return len(places)
 
     def all(self) -> list[dict]:

@@ -22,6 +22,7 @@ import numpy as np
 from ..calibration import layer
 from ..calibration.registry import Model, ModelError, from_dict
 from .base import ReadingBatch
+from .duckdb_store import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,7 @@ class CalibratedLayer:
                 frame = self._frame(rows)
                 cals = self.calibrations(cur, sorted(set(frame["device"])))
                 out = layer.compute(frame, cals, with_window=False)
-                cur.execute("BEGIN TRANSACTION")
-                try:
+                with in_transaction(cur):
                     written = self._write(cur, out, np.ones(out["seq"].size, dtype=bool))
                     # The store's calibrated hooks (the time-series mirror's outbox) see the new rows
                     # in this transaction (store/duckdb_store.py; `batch_calibrated`).
@@ -215,10 +215,6 @@ class CalibratedLayer:
                         for hook in hooks:
                             hook(cur)
                         cur.unregister("batch_calibrated")
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
                 return written
             finally:
                 cur.close()
@@ -269,15 +265,10 @@ class CalibratedLayer:
                 if end is not None:
                     dwhere.append("time < ?")
                     dparams.append(end)
-                cur.execute("BEGIN TRANSACTION")
-                try:
+                with in_transaction(cur):
                     cur.execute("DELETE FROM calibrated_values" +
                                 (" WHERE " + " AND ".join(dwhere) if dwhere else ""), dparams)
                     written = self._write(cur, out, keep)
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
                 return written
             finally:
                 cur.close()

@@ -81,56 +81,38 @@ class ConsolidatedStore:
             cols["quantity"].append(np.full(int(ok.sum()), quantity, dtype=object))
             cols["value"].append(v[ok])
         batch = {k: np.concatenate(v) if v else np.empty(0) for k, v in cols.items()}
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
+        with self.store.transaction() as cur:
+            cur.execute(
+                """INSERT INTO reference_stations VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET name = coalesce(excluded.name, reference_stations.name),
+                       lat = coalesce(excluded.lat, reference_stations.lat),
+                       lon = coalesce(excluded.lon, reference_stations.lon),
+                       source = coalesce(excluded.source, reference_stations.source),
+                       imported_at = excluded.imported_at""",
+                [station, name, lat, lon, source, _now()])
+            if batch["value"].size:
+                cur.register("reference_batch", batch)
                 cur.execute(
-                    """INSERT INTO reference_stations VALUES (?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (id) DO UPDATE SET name = coalesce(excluded.name, reference_stations.name),
-                           lat = coalesce(excluded.lat, reference_stations.lat),
-                           lon = coalesce(excluded.lon, reference_stations.lon),
-                           source = coalesce(excluded.source, reference_stations.source),
-                           imported_at = excluded.imported_at""",
-                    [station, name, lat, lon, source, _now()])
-                if batch["value"].size:
-                    cur.register("reference_batch", batch)
-                    cur.execute(
-                        """INSERT INTO reference_values
-                           SELECT DISTINCT ON (station, time, quantity) station, time, quantity, value
-                           FROM reference_batch
-                           ON CONFLICT (station, time, quantity) DO UPDATE SET value = excluded.value""")
-                    cur.unregister("reference_batch")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+                    """INSERT INTO reference_values
+                       SELECT DISTINCT ON (station, time, quantity) station, time, quantity, value
+                       FROM reference_batch
+                       ON CONFLICT (station, time, quantity) DO UPDATE SET value = excluded.value""")
+                cur.unregister("reference_batch")
         return int(batch["value"].size)
 
     def import_areas(self, areas: list[Area]) -> int:
         now = _now()
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                for a in areas:
-                    b = a.bbox
-                    cur.execute(
-                        """INSERT INTO areas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                           ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
-                               geometry = excluded.geometry, min_lon = excluded.min_lon,
-                               min_lat = excluded.min_lat, max_lon = excluded.max_lon,
-                               max_lat = excluded.max_lat, imported_at = excluded.imported_at""",
-                        [a.id, a.name, a.kind, json.dumps(a.geometry, separators=(",", ":")),
-                         b[0], b[1], b[2], b[3], now])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.store.transaction() as cur:
+            for a in areas:
+                b = a.bbox
+                cur.execute(
+                    """INSERT INTO areas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                           geometry = excluded.geometry, min_lon = excluded.min_lon,
+                           min_lat = excluded.min_lat, max_lon = excluded.max_lon,
+                           max_lat = excluded.max_lat, imported_at = excluded.imported_at""",
+                    [a.id, a.name, a.kind, json.dumps(a.geometry, separators=(",", ":")),
+                     b[0], b[1], b[2], b[3], now])
         return len(areas)
 
     # -- reads --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -122,6 +123,22 @@ def _naive_utc(t: datetime | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+@contextmanager
+def in_transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on `cur`: COMMIT when the block ends, ROLLBACK (and re-raise) when it raises.
+
+    For a writer that holds the write lock and reads through the cursor before its transaction
+    begins (store/calibrated.py); every other write is `DuckDBStore.transaction()`.
+    """
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield cur
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
 class DuckDBStore:
     """The embedded store. Thread-safe: writes are serialised, reads use their own cursors."""
 
@@ -157,6 +174,24 @@ class DuckDBStore:
     def write_lock(self) -> threading.Lock:
         return self._write_lock
 
+    @contextmanager
+    def transaction(self, **views) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write in one transaction: under the write lock, on a cursor of its own (closed after),
+        committed when the block ends, rolled back when it raises. `views` (name=columns) are
+        registered on the cursor before the transaction begins.
+
+        The modules under `store/` that keep their own tables write through this too.
+        """
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                for name, columns in views.items():
+                    cur.register(name, columns)
+                with in_transaction(cur):
+                    yield cur
+            finally:
+                cur.close()
+
     # -- writes ---------------------------------------------------------------------------------
     def insert(self, batch: ReadingBatch) -> InsertResult:
         if len(batch) == 0:
@@ -181,47 +216,36 @@ class DuckDBStore:
             "value": batch.values_value,
             "flags": batch.values_flags,
         }
-        with self._write_lock:
-            cur = self._con.cursor()
-            try:
-                cur.register("batch_readings", readings)
-                cur.register("batch_values", values)
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute(
-                    """CREATE OR REPLACE TEMP TABLE new_keys AS
-                       SELECT DISTINCT device, seq FROM batch_readings
-                       ANTI JOIN raw_readings USING (device, seq)"""
-                )
-                cur.execute(
-                    """INSERT INTO raw_readings
-                       SELECT DISTINCT ON (device, seq) b.device, b.seq, b.time, b.kit, b.firmware,
-                              b.received_at, b.transport, b.errors, b.radio
-                       FROM batch_readings b SEMI JOIN new_keys USING (device, seq)"""
-                )
-                cur.execute(
-                    """INSERT INTO raw_values
-                       SELECT DISTINCT ON (device, seq, quantity) v.device, v.seq, v.time, v.quantity,
-                              v.value, v.flags
-                       FROM batch_values v SEMI JOIN new_keys USING (device, seq)"""
-                )
-                stored = cur.execute("SELECT count(*) FROM new_keys").fetchone()[0]
-                for hook in self.insert_hooks:
-                    hook(cur)
-                cur.execute(
-                    """INSERT INTO devices (id, kit, firmware, first_seen, last_seen, state)
-                       SELECT device, arg_max(kit, received_at), arg_max(firmware, received_at),
-                              min(received_at), max(received_at), 'online'
-                       FROM batch_readings GROUP BY device
-                       ON CONFLICT (id) DO UPDATE SET
-                           kit = excluded.kit, firmware = excluded.firmware,
-                           last_seen = greatest(devices.last_seen, excluded.last_seen)"""
-                )
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.transaction(batch_readings=readings, batch_values=values) as cur:
+            cur.execute(
+                """CREATE OR REPLACE TEMP TABLE new_keys AS
+                   SELECT DISTINCT device, seq FROM batch_readings
+                   ANTI JOIN raw_readings USING (device, seq)"""
+            )
+            cur.execute(
+                """INSERT INTO raw_readings
+                   SELECT DISTINCT ON (device, seq) b.device, b.seq, b.time, b.kit, b.firmware,
+                          b.received_at, b.transport, b.errors, b.radio
+                   FROM batch_readings b SEMI JOIN new_keys USING (device, seq)"""
+            )
+            cur.execute(
+                """INSERT INTO raw_values
+                   SELECT DISTINCT ON (device, seq, quantity) v.device, v.seq, v.time, v.quantity,
+                          v.value, v.flags
+                   FROM batch_values v SEMI JOIN new_keys USING (device, seq)"""
+            )
+            stored = cur.execute("SELECT count(*) FROM new_keys").fetchone()[0]
+            for hook in self.insert_hooks:
+                hook(cur)
+            cur.execute(
+                """INSERT INTO devices (id, kit, firmware, first_seen, last_seen, state)
+                   SELECT device, arg_max(kit, received_at), arg_max(firmware, received_at),
+                          min(received_at), max(received_at), 'online'
+                   FROM batch_readings GROUP BY device
+                   ON CONFLICT (id) DO UPDATE SET
+                       kit = excluded.kit, firmware = excluded.firmware,
+                       last_seen = greatest(devices.last_seen, excluded.last_seen)"""
+            )
         devices = tuple(sorted(set(batch.readings_device.tolist())))
         return InsertResult(stored=int(stored), duplicates=len(batch) - int(stored), devices=devices)
 
@@ -238,23 +262,13 @@ class DuckDBStore:
         if n == 0:
             return 0
         rows = {c: columns[c] for c in self.CALIBRATED_COLUMNS}
-        with self._write_lock:
-            cur = self._con.cursor()
-            try:
-                cur.register("batch_calibrated", rows)
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute(
-                    f"INSERT INTO calibrated_values SELECT {', '.join(self.CALIBRATED_COLUMNS)} "
-                    "FROM batch_calibrated"
-                )
-                for hook in self.calibrated_hooks:
-                    hook(cur)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.transaction(batch_calibrated=rows) as cur:
+            cur.execute(
+                f"INSERT INTO calibrated_values SELECT {', '.join(self.CALIBRATED_COLUMNS)} "
+                "FROM batch_calibrated"
+            )
+            for hook in self.calibrated_hooks:
+                hook(cur)
         return n
 
     def set_site(self, device: str, lat: float, lon: float, public_lat: float, public_lon: float,

@@ -160,20 +160,11 @@ class InfluxMirror:
         if over <= 0:
             return 0
         reason = f"outbox over {self.max_pending} lines while {self.url} was unreachable: oldest dropped"
-        with self.store.write_lock:
-            cur = self.store.connection.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute("DELETE FROM influx_outbox WHERE id IN "
-                            "(SELECT id FROM influx_outbox ORDER BY id LIMIT ?)", [over])
-                cur.execute("INSERT INTO influx_dropped VALUES (?, ?, ?)",
-                            [datetime.now(timezone.utc).replace(tzinfo=None), over, reason])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.store.transaction() as cur:
+            cur.execute("DELETE FROM influx_outbox WHERE id IN "
+                        "(SELECT id FROM influx_outbox ORDER BY id LIMIT ?)", [over])
+            cur.execute("INSERT INTO influx_dropped VALUES (?, ?, ?)",
+                        [datetime.now(timezone.utc).replace(tzinfo=None), over, reason])
         log.warning("time-series mirror: %d lines dropped (%s); %d dropped in all; the readings stay in DuckDB",
                     over, reason, self.dropped())
         return over
@@ -194,23 +185,14 @@ class InfluxMirror:
             cur.close()
 
     def _forget(self, ids: list[int], reason: str | None = None) -> None:
-        with self.store.write_lock:
-            cur = self.store.connection.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                if reason is not None:
-                    cur.execute(
-                        "INSERT INTO influx_rejected SELECT id, line, ?, ? FROM influx_outbox "
-                        "WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                        [datetime.now(timezone.utc).replace(tzinfo=None), reason, ids],
-                    )
-                cur.execute("DELETE FROM influx_outbox WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.store.transaction() as cur:
+            if reason is not None:
+                cur.execute(
+                    "INSERT INTO influx_rejected SELECT id, line, ?, ? FROM influx_outbox "
+                    "WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [datetime.now(timezone.utc).replace(tzinfo=None), reason, ids],
+                )
+            cur.execute("DELETE FROM influx_outbox WHERE id IN (SELECT unnest(?::BIGINT[]))", [ids])
 
     def drain_once(self) -> int:
         """Send one batch of the oldest queued lines. Returns how many were sent; raises when the

@@ -175,7 +175,8 @@ class Registration:
 
 
 class Registry:
-    """Uses the DuckDBStore's connection (`_con`) and write lock (`_write_lock`)."""
+    """Uses the DuckDBStore's connection (`_con`) and write lock (`_write_lock`); writes go through
+    its `transaction()`."""
 
     @classmethod
     def of(cls, store) -> "Registry":
@@ -208,22 +209,13 @@ class Registry:
     def _write(self, statements: list[tuple[str, list]]) -> list:
         """Run statements in one transaction; returns each statement's fetchall()."""
         out = []
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                for sql, params in statements:
-                    cur.execute(sql, params)
-                    try:
-                        out.append(cur.fetchall())
-                    except Exception:  # statements without a result set
-                        out.append([])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self._store.transaction() as cur:
+            for sql, params in statements:
+                cur.execute(sql, params)
+                try:
+                    out.append(cur.fetchall())
+                except Exception:  # statements without a result set
+                    out.append([])
         return out
 
     def exists(self, device: str) -> bool:

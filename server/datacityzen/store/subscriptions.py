@@ -57,19 +57,10 @@ class SubscriptionStore(SideTable):
 
     def set_state(self, sub_id, state, at, body) -> None:
         """Change the state and queue the notification, in one transaction."""
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute("UPDATE alert_subscriptions SET state = ?, changed_at = ? WHERE id = ?", [state, at, sub_id])
-                cur.execute("INSERT INTO alert_subscription_deliveries VALUES (?, ?, 'pending', 0, ?, NULL, ?)",
-                            [sub_id, body, at, at])
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self.store.transaction() as cur:
+            cur.execute("UPDATE alert_subscriptions SET state = ?, changed_at = ? WHERE id = ?", [state, at, sub_id])
+            cur.execute("INSERT INTO alert_subscription_deliveries VALUES (?, ?, 'pending', 0, ?, NULL, ?)",
+                        [sub_id, body, at, at])
 
     def due(self, now) -> list[dict]:
         rows = self._q("""SELECT d.rowid, d.subscription, d.body, d.attempts, s.url, s.secret
