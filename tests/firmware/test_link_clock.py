@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fwsim import run_fw
+from test_lorawan_link import hw as lora_hw
 
 MODEMS = ("sim800", "sim7080g")
 
@@ -130,12 +131,6 @@ def network(**kw):
     ns = NetworkServer("http://127.0.0.1:9", None).start()  # MAC-only frames are never posted
     ns.register("2CF7F12032308463", "dev-lw")
     return ns
-
-
-def lora_hw(port, **faults):
-    return {"seed": 1, "uart": {}, "i2c": {},
-            "lorawan": {"uart": 1, "ns": ["127.0.0.1", port], "join_s": 0.05, "ack_timeout_s": 0.5,
-                        "faults": faults}}
 
 
 DTR = """
