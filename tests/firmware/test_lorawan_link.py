@@ -81,7 +81,10 @@ class FakeNetwork:
                 return
             buf = b""
             while True:
-                data = conn.recv(4096)
+                try:
+                    data = conn.recv(4096)
+                except OSError:  # the device process went away mid-connection (reset)
+                    break
                 if not data:
                     break
                 buf += data
