@@ -187,7 +187,7 @@ def test_pipeline_stores_or_quarantines_every_message():
         @given(st.lists(messages(), min_size=1, max_size=8))
         def run(batch):
             q0 = count("SELECT count(*) FROM quarantine")
-            expected_ok = []
+            expected_ok, expected_reasons = [], []
             for m in batch:
                 try:
                     _, _, kind = wire_v1.parse_topic(m.topic)
@@ -196,11 +196,13 @@ def test_pipeline_stores_or_quarantines_every_message():
                     elif kind == "status":
                         wire_v1.decode_status(m.topic, m.payload)
                         expected_ok.append(None)
-                except wire_v1.DecodeError:
-                    pass
+                except wire_v1.DecodeError as exc:
+                    expected_reasons.append(exc.reason)
             result = ingestor.handle(batch)  # must not raise
             accepted = len(expected_ok)
             assert result.quarantined == len(batch) - accepted
+            # what the HTTP routes answer with: each refused message's reason, in order
+            assert result.reasons == expected_reasons
             assert count("SELECT count(*) FROM quarantine") - q0 == result.quarantined
             assert count("SELECT count(*) FROM quarantine WHERE reason = '' OR reason IS NULL") == 0
             readings = sum(len(u.readings) for u in expected_ok if u is not None)

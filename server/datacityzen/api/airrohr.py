@@ -25,7 +25,7 @@ from ..ingest import airrohr
 from ..ingest.pipeline import Ingestor, Message
 from ..store.airrohr_nodes import AirrohrNodes
 from .deps import app_object
-from .limits import check_device_rate
+from .limits import check_device_rate, read_body
 
 router = APIRouter(tags=["airrohr ingest"])
 
@@ -97,16 +97,7 @@ def _check_node(request: Request, node: str, *, header_identity: bool) -> None:
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > airrohr.MAX_BODY:
-        raise HTTPException(status_code=413, detail=f"body over {airrohr.MAX_BODY} bytes / corps trop grand")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > airrohr.MAX_BODY:
-            raise HTTPException(status_code=413, detail=f"body over {airrohr.MAX_BODY} bytes / corps trop grand")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_body(request, airrohr.MAX_BODY, f"body over {airrohr.MAX_BODY} bytes / corps trop grand")
     if not body.strip():
         raise HTTPException(status_code=400, detail="empty body / corps vide")
     return body

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from ..ingest import wire_v1
 from ..ingest.pipeline import Ingestor, Message
 from .deps import app_object
-from .limits import check_device_rate
+from .limits import check_device_rate, read_body
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["device ingest"])
 
@@ -69,19 +69,9 @@ def _bearer(request: Request) -> str:
 
 async def _body(request: Request) -> bytes:
     limit = wire_v1.MAX_PAYLOAD
-    declared = request.headers.get("content-length", "")
-    too_large = HTTPException(status_code=413, detail=_detail(
+    return await read_body(request, limit, _detail(
         f"an uplink is at most {limit} bytes: send a long backlog in several posts",
         f"un envoi fait au plus {limit} octets : envoyez un long arriéré en plusieurs fois"))
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _device_of(body: bytes) -> str:
@@ -119,13 +109,8 @@ def _ingestor(request: Request) -> Ingestor:
 
 
 def _ingest(ingestor: Ingestor, msg: Message) -> tuple[dict | None, str | None]:
-    try:
-        wire_v1.decode_uplink(msg.topic, msg.payload, now=msg.received_at)  # the reason to answer with
-        reason = None
-    except wire_v1.DecodeError as exc:
-        reason = str(exc)
     result = ingestor.handle([msg])  # stores it, or quarantines it with the reason
-    return {"stored": result.stored, "duplicates": result.duplicates}, reason
+    return {"stored": result.stored, "duplicates": result.duplicates}, (result.reasons[0] if result.reasons else None)
 
 
 @router.post("/wire", summary="A device's wire v1 uplink over HTTP (bearer: the device's HTTP token)",

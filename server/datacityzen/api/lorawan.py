@@ -22,7 +22,8 @@ from fastapi.responses import JSONResponse
 from ..ingest import lorawan_v1, lorawan_webhooks
 from ..ingest.pipeline import Ingestor, Message
 from ..ingest.wire_v1 import DecodeError
-from .limits import check_device_rate
+from .deps import app_object
+from .limits import check_device_rate, read_body
 
 router = APIRouter(tags=["LoRaWAN ingest"])
 
@@ -32,12 +33,6 @@ _BODY = {"requestBody": {"required": True, "content": {"application/json": {"sch
     "type": "object", "description": "the network server's uplink event, as it posts it"}}}}}
 
 
-def _state(request: Request):
-    state = request.app.state
-    if getattr(state, "lorawan_ingestor", None) is None:
-        state.lorawan_ingestor = Ingestor(state.store)
-        state.lorawan_totals = Counter()
-    return state
 
 
 def _check_secret(request: Request) -> None:
@@ -56,22 +51,13 @@ def _check_secret(request: Request) -> None:
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
     limit = lorawan_webhooks.MAX_BODY
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status_code=413, detail=f"body over {limit} bytes / corps trop grand")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413, detail=f"body over {limit} bytes / corps trop grand")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body(request, limit, f"body over {limit} bytes / corps trop grand")
 
 
 def _ingest(request: Request, network: str, body: bytes, parse) -> JSONResponse:
-    state = _state(request)
-    ingestor: Ingestor = state.lorawan_ingestor
+    state = request.app.state
+    ingestor = app_object(request, "lorawan_ingestor", lambda st: Ingestor(st.store))
     now = datetime.now(timezone.utc)
     try:
         up = parse(body, now)
@@ -90,14 +76,11 @@ def _ingest(request: Request, network: str, body: bytes, parse) -> JSONResponse:
         ingestor.reject(msg, reason)
         raise HTTPException(status_code=403, detail=f"{reason} / appareil non enregistré")
     check_device_rate(request, up.device)
-    try:
-        lorawan_v1.decode_message(msg)  # for the reason to answer with; the Ingestor quarantines it
-        reason = None
-    except DecodeError as exc:
-        reason = exc.reason
-    result = ingestor.handle([msg])
-    state.lorawan_totals.update(stored=result.stored, duplicates=result.duplicates, quarantined=result.quarantined)
-    if reason is not None:
+    result = ingestor.handle([msg])  # stores it, or quarantines it with the reason
+    totals = app_object(request, "lorawan_totals", lambda st: Counter())
+    totals.update(stored=result.stored, duplicates=result.duplicates, quarantined=result.quarantined)
+    if result.reasons:
+        reason = result.reasons[0]
         raise HTTPException(status_code=400, detail=f"{reason} (kept in quarantine / mis en quarantaine)")
     return JSONResponse({"stored": result.stored, "duplicates": result.duplicates})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -44,6 +44,7 @@ class IngestResult:
     duplicates: int = 0
     quarantined: int = 0
     statuses: int = 0
+    reasons: list[str] = field(default_factory=list)  # why each quarantined message was refused, in order
 
 
 def _utc_us(t: datetime) -> np.datetime64:
@@ -159,6 +160,7 @@ class Ingestor:
         if rejected:
             self.store.quarantine(rejected)
             result.quarantined += len(rejected)
+            result.reasons.extend(entry.reason for entry in rejected)
             for entry in rejected:
                 log.warning("quarantined message on %s: %s", entry.topic, entry.reason)
         return result
