@@ -25,6 +25,9 @@ _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
 _MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and acknowledged
+# A payload given in pieces is drained every this many bytes: what the stream buffers stays small
+# (the modem's stream sends in chunks of about this size).
+_DRAIN_BYTES = const(1024)
 
 
 if hasattr(time, "ticks_ms"):
@@ -73,9 +76,10 @@ def _raise_tls(e):
     tls.raise_if_tls(e)
 
 
-def _varint(n):
-    # Remaining length, spec 2.2.3: 7 bits per byte, least significant first, at most 4 bytes.
-    out = bytearray()
+def _header(first, n):
+    # Fixed header, spec 2.2: the type byte, then the remaining length (2.2.3: 7 bits per byte,
+    # least significant first, at most 4 bytes).
+    out = bytearray((first,))
     while True:
         b = n & 0x7F
         n >>= 7
@@ -125,7 +129,6 @@ class MQTTClient:
         self._last_tx = 0
         self._up = False
         self.lost = None  # the exception that ended the last connection, if any
-        self._hdr = bytearray(5)  # fixed header scratch: type byte + remaining length
         self._skipped = False
 
     @property
@@ -198,7 +201,7 @@ class MQTTClient:
                 flags |= 0x40
                 payload += _str(self.password)
         var = b"\x00\x04MQTT\x04" + bytes((flags, self.keepalive >> 8, self.keepalive & 0xFF))
-        return bytes((_CONNECT,)) + _varint(len(var) + len(payload)) + var + payload
+        return _header(_CONNECT, len(var) + len(payload)) + var + payload
 
     async def disconnect(self):
         """Send DISCONNECT (so the broker discards the will) and close."""
@@ -241,13 +244,21 @@ class MQTTClient:
         await self._close_socket()
 
     # ---- low-level I/O ----------------------------------------------------------------------
-    async def _write(self, *chunks):
-        async with self._lock:
+    async def _write(self, head, body=()):
+        """Write one packet: `head` (bytes), then each piece of `body` (an iterable of bytes, which
+        may be produced as it is written: a payload need not exist in one piece)."""
+        async with self._lock:  # one packet at a time: pieces of two packets must not interleave
             w = self._writer
             if w is None:
                 raise MQTTConnectionLost("not connected")
-            for c in chunks:
-                w.write(c)
+            w.write(head)
+            buffered = 0
+            for piece in body:
+                w.write(piece)
+                buffered += len(piece)
+                if buffered >= _DRAIN_BYTES:
+                    await w.drain()
+                    buffered = 0
             await w.drain()
             self._last_tx = _ticks_ms()
 
@@ -328,7 +339,7 @@ class MQTTClient:
             except Exception as e:  # a bad callback must not kill the connection
                 print("mqtt: on_message failed:", repr(e))
         if qos == 1:
-            await self._write(b"\x40\x02", pid)
+            await self._write(b"\x40\x02" + pid)
 
     async def _ping_loop(self):
         # Spec 3.1.2.10: send something at least every keepalive seconds; the broker drops us after
@@ -356,12 +367,12 @@ class MQTTClient:
             if self._pid not in self._waiting:
                 return self._pid
 
-    async def _request(self, pid, *chunks):
+    async def _request(self, pid, head, body=()):
         ev = asyncio.Event()
         entry = [ev, None]
         self._waiting[pid] = entry
         try:
-            await self._write(*chunks)
+            await self._write(head, body)
             await asyncio.wait_for(ev.wait(), self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             self._waiting.pop(pid, None)
@@ -378,26 +389,29 @@ class MQTTClient:
             raise res
         return res
 
-    async def publish(self, topic, payload, qos=0, retain=False):
-        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise)."""
+    async def publish(self, topic, payload, qos=0, retain=False, size=None):
+        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise).
+
+        `payload`: bytes (or str); or, with `size`, an iterable of bytes pieces, `size` bytes in all,
+        written as they come (MQTT needs the length first: wire.batch_pieces says how it is known)."""
         if not self._up:
             raise MQTTConnectionLost("not connected")
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
-        if isinstance(payload, str):
-            payload = payload.encode()
+        if size is None:
+            if isinstance(payload, str):
+                payload = payload.encode()
+            size = len(payload)
+            payload = (payload,)
         t = _str(topic)
-        hdr = self._hdr
-        hdr[0] = _PUBLISH | (qos << 1) | (1 if retain else 0)
-        rl = _varint(len(t) + len(payload) + (2 if qos else 0))
-        hdr[1:1 + len(rl)] = rl
-        head = bytes(hdr[:1 + len(rl)])
+        head = _header(_PUBLISH | (qos << 1) | (1 if retain else 0), len(t) + size + (2 if qos else 0)) + t
         if not qos:
-            await self._write(head, t, payload)
+            await self._write(head, payload)
             return
         pid = self._next_pid()
-        pb = bytes((pid >> 8, pid & 0xFF))
-        await self._request(pid, head, t, pb, payload)
+        head.append(pid >> 8)
+        head.append(pid & 0xFF)
+        await self._request(pid, head, payload)
 
     async def subscribe(self, topic, qos=1):
         """Subscribe; returns the granted QoS; MQTTError if the broker refuses (0x80)."""
@@ -406,7 +420,7 @@ class MQTTClient:
         pid = self._next_pid()
         t = _str(topic)
         body = bytes((pid >> 8, pid & 0xFF)) + t + bytes((qos,))
-        granted = await self._request(pid, bytes((_SUBSCRIBE,)) + _varint(len(body)), body)
+        granted = await self._request(pid, _header(_SUBSCRIBE, len(body)) + body)
         if not granted or granted[0] == 0x80:
             raise MQTTError("subscription to %s refused" % topic)
         return granted[0]

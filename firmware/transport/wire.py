@@ -97,10 +97,45 @@ def encode_reading(r):
     return "".join(parts)
 
 
-def _head(device, kit, firmware, sent):
-    return '{"version":1,"device":%s,"kit":%s,"firmware":%s,%s"readings":[' % (
+def uplink_head(device, kit, firmware, sent=None):
+    """The uplink payload's beginning (bytes), up to its readings array.
+
+    `sent`: the device clock's Unix time (whole seconds) as the uplink is sent, so the server can tell
+    a clock that runs ahead from the time it received the uplink (docs/wire-format.md)."""
+    return ('{"version":1,"device":%s,"kit":%s,"firmware":%s,%s"readings":[' % (
         json.dumps(device), json.dumps(kit), json.dumps(firmware),
-        "" if sent is None else '"sent":%d,' % sent)
+        "" if sent is None else '"sent":%d,' % sent)).encode()
+
+
+def fit_batch(head, readings, start=0, limit=MAX_PAYLOAD):
+    """(n, size): how many readings from readings[start] on (at most 100) fit an uplink of `limit`
+    bytes that begins with `head` (uplink_head), and that uplink's size in bytes.
+
+    ValueError if not even one fits. Each reading is encoded here only to be measured: an uplink is
+    then written by batch_pieces() as it is sent, so it never exists in one piece (a 30-reading batch
+    fragments a 110 KiB heap enough that a fresh 5 KiB allocation can fail)."""
+    size = len(head) + 2  # the closing "]}"
+    n = 0
+    while start + n < len(readings) and n < MAX_READINGS:
+        more = len(encode_reading(readings[start + n]).encode()) + (1 if n else 0)
+        if size + more > limit:
+            break
+        size += more
+        n += 1
+    if n == 0:
+        raise ValueError("uplink: no reading fits in %d bytes" % limit)
+    return n, size
+
+
+def batch_pieces(head, readings, start, n):
+    """The uplink of readings[start:start + n] as bytes pieces: `head`, each reading, the closing.
+    fit_batch() gives n and the pieces' total size."""
+    yield head
+    for i in range(start, start + n):
+        if i > start:
+            yield b","
+        yield encode_reading(readings[i]).encode()
+    yield b"]}"
 
 
 def encode_uplink(device, kit, firmware, readings, sent=None):
@@ -111,50 +146,24 @@ def encode_uplink(device, kit, firmware, readings, sent=None):
     return data
 
 
-def _put(mv, pos, s):
-    b = s.encode()
-    end = pos + len(b)
-    if end > len(mv):
-        return -1
-    mv[pos:end] = b
-    return end
-
-
 def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None, sent=None):
-    """Encode the longest prefix of `readings` that fits in `limit` bytes and 100 readings.
-
-    `sent`: the device clock's Unix time (whole seconds) as the uplink is sent, so the server can tell
-    a clock that runs ahead from the time it received the uplink (docs/wire-format.md).
+    """Encode the longest prefix of `readings` that fits in `limit` bytes and 100 readings, in one
+    piece (the links write it in pieces instead: fit_batch, batch_pieces).
 
     Returns (payload, number of readings encoded); ValueError if not even one fits. With `buf` (a
-    bytearray allocated once, early, while the heap is not yet fragmented) the payload is written into
-    it and returned as a memoryview of it, valid until the next call, and `limit` is min(limit,
-    len(buf)); without it the payload is a new bytes object. A 30-reading batch fragments a 110 KiB
-    heap enough that a fresh 5 KiB allocation can fail (tests/firmware/test_transport_heap.py).
+    bytearray) the payload is written into it and returned as a memoryview of it, valid until the
+    next call, and `limit` is min(limit, len(buf)); without it the payload is a new bytes object.
     """
-    own = buf is None
-    if own:
-        buf = bytearray(limit)
-    mv = memoryview(buf)
-    if len(mv) > limit:
-        mv = mv[:limit]
-    pos = _put(mv, 0, _head(device, kit, firmware, sent))
-    n = 0
-    if pos >= 0:
-        cap = mv[:len(mv) - 2]  # keep room for the closing "]}"
-        for r in readings:
-            if n == MAX_READINGS:
-                break
-            end = _put(cap, pos, ("," if n else "") + encode_reading(r))
-            if end < 0:
-                break
-            pos = end
-            n += 1
-    if n == 0:
-        raise ValueError("uplink: no reading fits in %d bytes" % len(mv))
-    mv[pos:pos + 2] = b"]}"
-    pos += 2
-    return (bytes(mv[:pos]) if own else mv[:pos]), n
+    if buf is not None:
+        limit = min(limit, len(buf))
+    head = uplink_head(device, kit, firmware, sent)
+    n, size = fit_batch(head, readings, 0, limit)
+    out = memoryview(bytearray(size) if buf is None else buf)
+    pos = 0
+    for piece in batch_pieces(head, readings, 0, n):
+        out[pos:pos + len(piece)] = piece
+        pos += len(piece)
+    return (bytes(out) if buf is None else out[:size]), n
 
 
 def max_batch(n_values, limit=MAX_PAYLOAD):
