@@ -28,6 +28,8 @@ _MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and 
 # A payload given in pieces is drained every this many bytes: what the stream buffers stays small
 # (the modem's stream sends in chunks of about this size).
 _DRAIN_BYTES = const(1024)
+# How often a request looks for its acknowledgement (_request): a few ms more per publish at most.
+_ACK_POLL_MS = const(20)
 
 
 if hasattr(time, "ticks_ms"):
@@ -123,7 +125,7 @@ class MQTTClient:
         self._writer = None
         self._tasks = []
         self._pid = 0
-        self._waiting = {}  # packet id -> [Event, result]
+        self._waiting = {}  # packet id -> None while it waits, then its result (or the exception)
         self._lock = asyncio.Lock()
         self._last_rx = 0
         self._last_tx = 0
@@ -237,10 +239,10 @@ class MQTTClient:
             if t is not me:
                 t.cancel()
         self._tasks = []
-        for entry in self._waiting.values():
-            entry[1] = exc or MQTTConnectionLost("disconnected")
-            entry[0].set()
-        self._waiting = {}
+        waiting = self._waiting
+        for pid in waiting:
+            if waiting[pid] is None:  # not answered yet: it never will be
+                waiting[pid] = exc or MQTTConnectionLost("disconnected")
         await self._close_socket()
 
     # ---- low-level I/O ----------------------------------------------------------------------
@@ -306,10 +308,8 @@ class MQTTClient:
                     await self._on_publish(typ, body)
                 elif kind == _PUBACK or kind == _SUBACK:
                     pid = body[0] << 8 | body[1]
-                    entry = self._waiting.pop(pid, None)
-                    if entry is not None:
-                        entry[1] = body[2:] if kind == _SUBACK else True
-                        entry[0].set()
+                    if pid in self._waiting and self._waiting[pid] is None:  # _request waits for it
+                        self._waiting[pid] = body[2:] if kind == _SUBACK else True
                 elif kind == _PINGRESP:
                     pass
                 else:
@@ -368,23 +368,29 @@ class MQTTClient:
                 return self._pid
 
     async def _request(self, pid, head, body=()):
-        ev = asyncio.Event()
-        entry = [ev, None]
-        self._waiting[pid] = entry
+        """Send a packet the broker acknowledges (PUBLISH QoS 1, SUBSCRIBE); return the answer.
+
+        The reader task files the acknowledgement in _waiting[pid], where this looks for it every
+        _ACK_POLL_MS: an Event awaited under wait_for cost an Event, a task and a closure per request
+        (about 1 KB, at the peak of a send)."""
+        waiting = self._waiting
+        waiting[pid] = None
         try:
             await self._write(head, body)
-            await asyncio.wait_for(ev.wait(), self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            self._waiting.pop(pid, None)
-            exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
-            await self._shutdown(exc)
-            raise exc
+            t0 = _ticks_ms()
+            while waiting[pid] is None:
+                if _ticks_diff(_ticks_ms(), t0) >= self.timeout_ms:
+                    exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
+                    await self._shutdown(exc)
+                    raise exc
+                await _sleep_ms(_ACK_POLL_MS)
+            res = waiting[pid]
         except (OSError, EOFError) as e:
-            self._waiting.pop(pid, None)
             exc = MQTTConnectionLost("connection lost (%s)" % (e,))
             await self._shutdown(exc)
             raise exc
-        res = entry[1]
+        finally:
+            waiting.pop(pid, None)
         if isinstance(res, Exception):
             raise res
         return res
