@@ -49,6 +49,17 @@ class SpoolError(Exception):
     pass
 
 
+try:
+    memoryview("")
+
+    def _bytes_view(s):
+        return memoryview(s)  # MicroPython: a str is a buffer of its UTF-8, no copy needed
+except TypeError:  # CPython fallback
+
+    def _bytes_view(s):
+        return memoryview(s.encode())
+
+
 def _exists(path):
     try:
         os.stat(path)
@@ -144,24 +155,24 @@ class Spool:
         self._write_json("clock", {str(k): self._anchors[k] for k in self._anchors})
 
     def _records(self, first):
-        """Yield (seq, json str) for each intact record of a segment."""
-        with open(self._seg_path(first)) as f:
+        """Yield (seq, line) for each intact record of a segment: the line is bytes, its JSON from
+        offset 8 on. The CRC is checked over a view of the line: no copy of a record but the line."""
+        with open(self._seg_path(first), "rb") as f:
             while True:
                 line = f.readline()
                 if not line:
                     return
-                if len(line) < 10 or line[-1] != "\n":
-                    continue  # torn
-                body = line[8:-1]
+                if len(line) < 10 or line[-1] != 10:  # no newline: torn
+                    continue
                 try:
-                    ok = int(line[:8], 16) == crc32(body.encode())
+                    ok = int(line[:8], 16) == crc32(memoryview(line)[8:-1])
                 except ValueError:
                     ok = False
                 if not ok:
                     continue
-                # seq is the first member: '{"seq":41,...' (see append).
-                i = body.find(",")
-                yield int(body[7:i if i > 0 else -1]), body
+                # seq is the first member: '{"seq":41,...' (see append), after the CRC.
+                i = line.find(b",", 15)
+                yield int(line[15:i if i > 0 else -2]), line
 
     def _scan(self, first):
         last = -1
@@ -193,23 +204,24 @@ class Spool:
         if untimed:
             reading["boot"] = self.boot
         try:
-            body = json.dumps(reading, separators=(",", ":"))
+            body = _bytes_view(json.dumps(reading, separators=(",", ":")))[1:]  # without its "{"
         finally:
             if untimed:
                 del reading["boot"]
             reading["seq"] = seq
-        body = '{"seq":%d%s%s' % (seq, "," if len(body) > 2 else "", body[1:])
-        crc = crc32(body.encode())
-        size = len(body) + 9  # CRC (8 hex digits), body, newline
+        head = b'{"seq":%d,' % seq if len(body) > 1 else b'{"seq":%d' % seq
+        crc = crc32(body, crc32(head))
+        size = 8 + len(head) + len(body) + 1  # CRC (8 hex digits), body, newline
         seg = self._segs[-1] if self._segs else None
         if seg is None or self._open_seg != seg[0] or seg[3] + size > self.seg_bytes:
             seg = [seq, seq, 0, 0]
             self._segs.append(seg)
             self._open_seg = seq
-        with open(self._seg_path(seg[0]), "a") as f:
-            f.write("%08x" % crc)  # a record torn between these writes fails its CRC (_records)
+        with open(self._seg_path(seg[0]), "ab") as f:
+            f.write(b"%08x" % crc)  # a record torn between these writes fails its CRC (_records)
+            f.write(head)
             f.write(body)
-            f.write("\n")
+            f.write(b"\n")
         seg[1] = seq
         seg[2] += 1
         seg[3] += size
@@ -273,10 +285,10 @@ class Spool:
                 break
             if s[2] == 0:
                 continue
-            for seq, body in self._records(s[0]):
+            for seq, line in self._records(s[0]):
                 if seq <= self._acked:
                     continue
-                r = json.loads(body)
+                r = json.loads(line[8:])
                 if "time" not in r:
                     boot = r.pop("boot", -1)
                     t0 = self._anchors.get(boot)
