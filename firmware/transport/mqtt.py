@@ -30,6 +30,7 @@ _MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and 
 _DRAIN_BYTES = const(1024)
 # How often a request looks for its acknowledgement (_request): a few ms more per publish at most.
 _ACK_POLL_MS = const(20)
+_WRITE_WAIT_MS = const(5)  # how often a packet waiting for the stream looks again (_write)
 
 
 if hasattr(time, "ticks_ms"):
@@ -96,6 +97,24 @@ def _str(s):
     return bytes((len(s) >> 8, len(s) & 0xFF)) + s
 
 
+def _connect_packet(client_id, username, password, keepalive, clean_session, will):
+    # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
+    flags = 0x02 if clean_session else 0
+    payload = _str(client_id)
+    if will:
+        topic, msg, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        payload += _str(topic) + _str(msg)
+    if username is not None:
+        flags |= 0x80
+        payload += _str(username)
+        if password is not None:
+            flags |= 0x40
+            payload += _str(password)
+    var = b"\x00\x04MQTT\x04" + bytes((flags, keepalive >> 8, keepalive & 0xFF))
+    return bytes(_header(_CONNECT, len(var) + len(payload)) + var + payload)
+
+
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
                  clean_session=True, will=None, on_message=None, timeout_ms=10000, ssl=None,
@@ -108,14 +127,12 @@ class MQTTClient:
         `on_message(topic: str, payload: bytes, retained: bool)` is called in the reader task for each
         incoming PUBLISH: keep it short, or hand the work to another task.
         """
-        self.client_id = client_id
+        # The CONNECT packet is the same at every connection: built once, the will and credentials
+        # are not kept apart from it.
+        self._connect_packet = _connect_packet(client_id, username, password, keepalive, clean_session, will)
         self.host = host
         self.port = port
-        self.username = username
-        self.password = password
         self.keepalive = keepalive
-        self.clean_session = clean_session
-        self.will = will
         self.on_message = on_message
         self.timeout_ms = timeout_ms
         self.ssl = ssl
@@ -126,7 +143,7 @@ class MQTTClient:
         self._tasks = []
         self._pid = 0
         self._waiting = {}  # packet id -> None while it waits, then its result (or the exception)
-        self._lock = asyncio.Lock()
+        self._writing = False  # a packet is being written (_write): others wait their turn
         self._last_rx = 0
         self._last_tx = 0
         self._up = False
@@ -159,7 +176,7 @@ class MQTTClient:
                 _raise_tls(e)
             raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
         try:
-            await self._write(self._connect_packet())
+            await self._write(self._connect_packet)
             typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             await self._close_socket()
@@ -187,23 +204,6 @@ class MQTTClient:
         self._tasks = [asyncio.create_task(self._read_loop())]
         if self.keepalive:
             self._tasks.append(asyncio.create_task(self._ping_loop()))
-
-    def _connect_packet(self):
-        # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
-        flags = 0x02 if self.clean_session else 0
-        payload = _str(self.client_id)
-        if self.will:
-            topic, msg, qos, retain = self.will
-            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-            payload += _str(topic) + _str(msg)
-        if self.username is not None:
-            flags |= 0x80
-            payload += _str(self.username)
-            if self.password is not None:
-                flags |= 0x40
-                payload += _str(self.password)
-        var = b"\x00\x04MQTT\x04" + bytes((flags, self.keepalive >> 8, self.keepalive & 0xFF))
-        return _header(_CONNECT, len(var) + len(payload)) + var + payload
 
     async def disconnect(self):
         """Send DISCONNECT (so the broker discards the will) and close."""
@@ -249,7 +249,13 @@ class MQTTClient:
     async def _write(self, head, body=()):
         """Write one packet: `head` (bytes), then each piece of `body` (an iterable of bytes, which
         may be produced as it is written: a payload need not exist in one piece)."""
-        async with self._lock:  # one packet at a time: pieces of two packets must not interleave
+        # One packet at a time: pieces of two packets must not interleave. Writers rarely meet (a
+        # ping or a PUBACK while an uplink is written), so the one that finds the stream busy looks
+        # again a little later: a flag where an asyncio.Lock cost 0.7 KB (its module and itself).
+        while self._writing:
+            await _sleep_ms(_WRITE_WAIT_MS)
+        self._writing = True
+        try:
             w = self._writer
             if w is None:
                 raise MQTTConnectionLost("not connected")
@@ -263,6 +269,8 @@ class MQTTClient:
                     buffered = 0
             await w.drain()
             self._last_tx = _ticks_ms()
+        finally:
+            self._writing = False
 
     async def _read_packet(self):
         """(type byte, body bytes) of the next packet; raises EOFError/OSError when the socket closes."""

@@ -54,11 +54,14 @@ class MqttLink:
         m = cfg["mqtt"]
         tls = m.get("tls")
         self.backoff_cap_ms = int(m.get("backoff_cap_s", 300) * 1000)
+        self._t_up = wire.topic_up(device)
+        self._t_status = wire.topic_status(device)
+        self._t_config = wire.topic_config(device)
         self._client = MQTTClient(
             device, m["host"], m.get("port", 1883),
             username=m.get("username") or None, password=m.get("password") or None,
             keepalive=m.get("keepalive_s", 60), clean_session=True,
-            will=(wire.topic_status(device), wire.offline_will(device), 1, True),
+            will=(self._t_status, wire.offline_will(device), 1, True),
             on_message=self._on_message,
             ssl=_tls_context(tls) if tls is not None else None,
             server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
@@ -68,9 +71,6 @@ class MqttLink:
         # one piece: no payload buffer (it was 2-4 KB for the life of the link). mqtt.payload_bytes
         # still bounds an uplink, for the broker's sake.
         self._payload_limit = min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD)
-        self._t_up = wire.topic_up(device)
-        self._t_status = wire.topic_status(device)
-        self._t_config = wire.topic_config(device)
 
     @property
     def connected(self):
