@@ -6,6 +6,7 @@ connect() after MQTTConnectionLost); see mqtt_link.backoff_ms(). Incoming QoS 2 
 only ever subscribe with QoS <= 1, so a broker never sends it (spec 3.8.4: granted QoS <= requested).
 """
 import asyncio
+import sys
 import time
 
 try:
@@ -163,6 +164,10 @@ class MQTTClient:
         try:
             if self.open_connection is not None:
                 opening = self.open_connection(self.host, self.port)
+            elif sys.implementation.name == "micropython":  # without asyncio's streams (tcp.py)
+                from transport import tcp
+
+                opening = tcp.open_connection(self.host, self.port, self.ssl, self.server_hostname)
             elif self.ssl is None:
                 opening = asyncio.open_connection(self.host, self.port)
             else:
