@@ -42,7 +42,7 @@ _SEQ_BLOCK = const(100)
 _SEQ_LIMIT = const(0x7FFFFFFF)  # the wire format keeps seq below 2**31
 _MAX_ANCHORS = const(16)
 _MAX_SHIFTS = const(8)
-_SEG_SUFFIX = ".seg"
+SEG_SUFFIX = ".seg"
 
 
 class SpoolError(Exception):
@@ -60,14 +60,6 @@ except TypeError:  # CPython fallback
         return memoryview(s.encode())
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _replace(tmp, final):
     try:
         os.rename(tmp, final)
@@ -82,47 +74,24 @@ class Spool:
         self.max_bytes = max_bytes
         self.seg_bytes = min(seg_bytes, max(256, max_bytes // 4))
         self.untimed = 0  # readings dropped this boot because their time can never be known
-        if not _exists(path):
-            os.mkdir(path)
-        self._acked, self._reserved, boot, self.dropped = self._read_state()
-        self.boot = boot + 1
-        self._anchors = self._read_anchors()
-        self._shifts = self._read_json("shift", list)  # [[up to seq, seconds], ...]
-        # segments: list of [first_seq, last_seq, unacked count, bytes], oldest first.
-        self._segs = []
-        next_seq = max(self._reserved, self._acked + 1)
-        for name in sorted(n for n in os.listdir(path) if n.endswith(_SEG_SUFFIX)):
-            first = int(name[:-len(_SEG_SUFFIX)])
-            last, count, size = self._scan(first)
-            if last < 0:  # empty or only a torn record
-                os.remove(self._seg_path(first))
-                continue
-            self._segs.append([first, last, count, size])
-            if last + 1 > next_seq:
-                next_seq = last + 1
-        self._next = next_seq
-        self._reserved = next_seq  # the next append reserves a fresh block (and records this boot)
         self._open_seg = None  # first seq of the segment appended to; None: start a new one
+        # State, clock anchors, shifts and segments (self._segs: [first_seq, last_seq, unacked
+        # count, bytes], oldest first) come back from flash; that code runs once per boot, so it
+        # leaves the heap afterwards.
+        import sys
+
+        import transport
+        from transport import spool_restore
+
+        spool_restore.restore(self)
+        sys.modules.pop("transport.spool_restore", None)
+        delattr(transport, "spool_restore")
         self._write_state()
         self._drop_acked()
 
     # ---- files ------------------------------------------------------------------------------
     def _seg_path(self, first):
-        return "%s/%010d%s" % (self.path, first, _SEG_SUFFIX)
-
-    def _read_state(self):
-        for name in ("state", "state.tmp"):
-            try:
-                with open(self.path + "/" + name) as f:
-                    parts = f.read().split()
-                v = [int(p) for p in parts]
-                if len(v) == 2:  # a spool written before boots were counted
-                    v += [0, 0]
-                if len(v) == 4:
-                    return v
-            except (OSError, ValueError):
-                pass
-        return [-1, 0, 0, 0]
+        return "%s/%010d%s" % (self.path, first, SEG_SUFFIX)
 
     def _write_state(self):
         tmp = self.path + "/state.tmp"
@@ -130,26 +99,11 @@ class Spool:
             f.write("%d %d %d %d" % (self._acked, self._reserved, self.boot, self.dropped))
         _replace(tmp, self.path + "/state")
 
-    def _read_json(self, name, kind):
-        for n in (name, name + ".tmp"):
-            try:
-                with open(self.path + "/" + n) as f:
-                    d = json.load(f)
-                if isinstance(d, kind):
-                    return d
-            except (OSError, ValueError):
-                pass
-        return kind()
-
     def _write_json(self, name, value):
         tmp = self.path + "/" + name + ".tmp"
         with open(tmp, "w") as f:
             json.dump(value, f)
         _replace(tmp, self.path + "/" + name)
-
-    def _read_anchors(self):
-        d = self._read_json("clock", dict)
-        return {int(k): d[k] for k in d}
 
     def _write_anchors(self):
         self._write_json("clock", {str(k): self._anchors[k] for k in self._anchors})
