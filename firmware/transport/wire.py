@@ -32,6 +32,7 @@ _DEFAULT_DECIMALS = const(3)
 _TIME_DECIMALS = const(3)  # a fractional time is written to the millisecond
 _POW10 = (1, 10, 100, 1000, 10000)
 _SEP = (",", ":")
+_PIECE = const(256)  # bytes: an uplink is written in pieces of about this size (batch_pieces)
 
 
 def topic_up(device):
@@ -67,41 +68,33 @@ def fmt_number(v, decimals):
     return sign + s[:-decimals] + ("." + frac if frac else "")
 
 
-def encode_reading(r):
-    """One reading as a JSON object (a bytearray; flags and errors left out when empty).
+def reading_parts(r):
+    """One reading as JSON, in small parts (bytes); flags and errors left out when empty.
 
-    Built by growing one bytearray, whose old block is freed as it grows: a list of pieces joined at
-    the end held every piece alive at once (2-3 KB for a reading of 20 values, in the middle of a
-    send, from a fragmented heap)."""
+    An uplink is measured and written from these parts (fit_batch, batch_pieces), so no reading has
+    to exist in one piece: in the middle of a send, a fragmented heap fails to give the 450 bytes in
+    one block that a reading of 17 values takes (exhibition-v1)."""
     t = fmt_number(r["time"], _TIME_DECIMALS)
     if t is None:
         raise ValueError("reading %s has no valid time" % r.get("seq"))
-    out = bytearray(b'{"seq":')
-    out += str(r["seq"]).encode()
-    out += b',"time":'
-    out += t.encode()
-    out += b',"values":{'
-    sep = b""
+    yield b'{"seq":%d,"time":' % r["seq"]
+    yield t.encode()
+    yield b',"values":{'
+    sep = ""
     for q, v in r["values"].items():
         s = fmt_number(v, DECIMALS.get(q, _DEFAULT_DECIMALS))
         if s is None:
             continue
-        out += sep
-        sep = b","
-        out += json.dumps(q).encode()
-        out += b":"
-        out += s.encode()
-    out += b"}"
+        yield ("%s%s:%s" % (sep, json.dumps(q), s)).encode()
+        sep = ","
+    yield b"}"
     flags = r.get("flags")
     if flags:
-        out += b',"flags":'
-        out += json.dumps(flags, separators=_SEP).encode()
+        yield b',"flags":' + json.dumps(flags, separators=_SEP).encode()
     errors = r.get("errors")
     if errors:
-        out += b',"errors":'
-        out += json.dumps(errors, separators=_SEP).encode()
-    out += b"}"
-    return out
+        yield b',"errors":' + json.dumps(errors, separators=_SEP).encode()
+    yield b"}"
 
 
 def uplink_head(device, kit, firmware, sent=None):
@@ -124,7 +117,9 @@ def fit_batch(head, readings, start=0, limit=MAX_PAYLOAD):
     size = len(head) + 2  # the closing "]}"
     n = 0
     while start + n < len(readings) and n < MAX_READINGS:
-        more = len(encode_reading(readings[start + n])) + (1 if n else 0)
+        more = 1 if n else 0  # the comma
+        for part in reading_parts(readings[start + n]):
+            more += len(part)
         if size + more > limit:
             break
         size += more
@@ -135,14 +130,20 @@ def fit_batch(head, readings, start=0, limit=MAX_PAYLOAD):
 
 
 def batch_pieces(head, readings, start, n):
-    """The uplink of readings[start:start + n] as bytes pieces: `head`, each reading, the closing.
-    fit_batch() gives n and the pieces' total size."""
+    """The uplink of readings[start:start + n] as bytes pieces of about _PIECE bytes: `head`, the
+    readings, the closing. fit_batch() gives n and the pieces' total size."""
     yield head
+    piece = bytearray()
     for i in range(start, start + n):
         if i > start:
-            yield b","
-        yield encode_reading(readings[i])
-    yield b"]}"
+            piece += b","
+        for part in reading_parts(readings[i]):
+            piece += part
+            if len(piece) >= _PIECE:
+                yield piece
+                piece = bytearray()  # a new one: the stream may keep the last until it drains
+    piece += b"]}"
+    yield piece
 
 
 def encode_status(status):
