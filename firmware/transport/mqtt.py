@@ -45,10 +45,10 @@ else:
         return a - b
 
 
-async def _sleep_ms(ms):
-    if hasattr(asyncio, "sleep_ms"):
-        await asyncio.sleep_ms(ms)
-    else:
+if hasattr(asyncio, "sleep_ms"):
+    _sleep_ms = asyncio.sleep_ms  # MicroPython: no function of our own in the heap
+else:  # CPython fallback
+    async def _sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 

@@ -34,15 +34,6 @@ def backoff_ms(attempt, base_ms=_BACKOFF_BASE_MS, cap_ms=_BACKOFF_CAP_MS):
     return random.getrandbits(30) % (ceiling + 1)
 
 
-def _tls_context(tls):
-    from transport import tls as _tls
-
-    try:
-        return _tls.context(tls)
-    except ValueError as e:
-        raise LinkError(str(e))
-
-
 class MqttLink:
     def __init__(self, cfg, device, kit, firmware, open_connection=None):
         self.cfg = cfg
@@ -53,6 +44,14 @@ class MqttLink:
         self.bad_configs = 0
         m = cfg["mqtt"]
         tls = m.get("tls")
+        ssl = None
+        if tls is not None:  # tls.py is loaded only by a link that uses TLS
+            from transport import tls as tls_settings
+
+            try:
+                ssl = tls_settings.context(tls)
+            except ValueError as e:
+                raise LinkError(str(e))
         self.backoff_cap_ms = int(m.get("backoff_cap_s", 300) * 1000)
         self._t_up = wire.topic_up(device)
         self._t_status = wire.topic_status(device)
@@ -63,7 +62,7 @@ class MqttLink:
             keepalive=m.get("keepalive_s", 60), clean_session=True,
             will=(self._t_status, wire.offline_will(device), 1, True),
             on_message=self._on_message,
-            ssl=_tls_context(tls) if tls is not None else None,
+            ssl=ssl,
             server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
             open_connection=open_connection,
         )
