@@ -53,14 +53,12 @@ class MqttLink:
             except ValueError as e:
                 raise LinkError(str(e))
         self.backoff_cap_ms = int(m.get("backoff_cap_s", 300) * 1000)
-        self._t_up = wire.topic_up(device)
-        self._t_status = wire.topic_status(device)
-        self._t_config = wire.topic_config(device)
+        # Topics are built where they are used (once per uplink at most), not kept: 64 bytes each.
         self._client = MQTTClient(
             device, m["host"], m.get("port", 1883),
             username=m.get("username") or None, password=m.get("password") or None,
             keepalive=m.get("keepalive_s", 60), clean_session=True,
-            will=(self._t_status, wire.offline_will(device), 1, True),
+            will=(wire.topic_status(device), wire.offline_will(device), 1, True),
             on_message=self._on_message,
             ssl=ssl,
             server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
@@ -79,7 +77,7 @@ class MqttLink:
         """MQTT (will = offline status), subscribe to our config, publish online status."""
         try:
             await self._client.connect()
-            await self._client.subscribe(self._t_config, 1)
+            await self._client.subscribe(wire.topic_config(self.device), 1)
             await self.publish_status({"state": "online", "kit": self.kit, "firmware": self.firmware})
         except MQTTError as e:
             await self._client.disconnect()
@@ -97,7 +95,7 @@ class MqttLink:
             # sent: the device clock's Unix time
             head = wire.uplink_head(self.device, self.kit, self.firmware, int(time.time()) + _EPOCH_OFFSET)
             n, size = wire.fit_batch(head, readings, i, self._payload_limit)
-            await self._publish(self._t_up, wire.batch_pieces(head, readings, i, n), False, size)
+            await self._publish(wire.topic_up(self.device), wire.batch_pieces(head, readings, i, n), False, size)
             i += n
 
     async def _status_extra(self, s):
@@ -110,7 +108,7 @@ class MqttLink:
         if "state" not in s:
             s["state"] = "online"
         await self._status_extra(s)
-        await self._publish(self._t_status, wire.encode_status(s), True)
+        await self._publish(wire.topic_status(self.device), wire.encode_status(s), True)
 
     async def _publish(self, topic, payload, retain, size=None):
         if not self.connected:
@@ -121,7 +119,7 @@ class MqttLink:
             raise LinkError("MQTT publish on %s: %s" % (topic, e))
 
     def _on_message(self, topic, payload, retained):
-        if topic != self._t_config:
+        if topic != wire.topic_config(self.device):
             return
         try:
             cfg = wire.decode_config(payload)
@@ -137,7 +135,7 @@ class MqttLink:
         disconnect. Best effort; the network is left up."""
         if self._client.connected:
             try:
-                await self._client.publish(self._t_status, wire.offline_will(self.device), 1, True)
+                await self._client.publish(wire.topic_status(self.device), wire.offline_will(self.device), 1, True)
             except MQTTError:
                 pass
         await self._client.disconnect()
