@@ -54,7 +54,6 @@ class Sensor:
             mod, cls = _DRIVERS[kind]
             quirk = entry.get("quirk")
             self._drv = getattr(__import__(mod, None, None, (cls,)), cls)(bus, quirk)
-        self._words = array("i", bytes(4 * _CHUNK))
         self._meter = None
         if self._drv is not None and self._rate:
             # Built with the app, while the heap is in one piece: begin() would load noise/meter.py
@@ -90,9 +89,8 @@ class Sensor:
     async def sample(self):
         pass  # the reading task runs on its own during the window
 
-    def _chunk(self):
+    def _chunk(self, words):
         drv = self._drv
-        words = self._words
         n = drv.read_raw(words)
         self._clipped += drv.convert(words, n)
         return n
@@ -100,10 +98,13 @@ class Sensor:
     async def _run(self):
         meter = self._meter
         rate = self._rate
+        # The chunk buffer lives as long as the window's task: between windows (while the app
+        # spools and publishes) its 1 KB is free for others.
+        words = array("i", bytes(4 * _CHUNK))
         try:
             # Drain the receive buffer (old sound), one chunk per turn of the event loop.
             for _ in range(self._ibuf_words // _CHUNK + 1):
-                self._chunk()
+                self._chunk(words)
                 await asyncio.sleep_ms(0)
             meter.reset()
             t0 = time.ticks_us()
@@ -121,8 +122,8 @@ class Sensor:
                 if owed < _CHUNK:
                     await asyncio.sleep_ms((_CHUNK - owed) * 1000 // rate + 1)
                     continue
-                n = self._chunk()
-                meter.process(self._words, n)
+                n = self._chunk(words)
+                meter.process(words, n)
                 consumed += n
                 if not settled and consumed >= settle:
                     meter.take()  # the filter's settling is not part of the window
