@@ -19,13 +19,6 @@ the kit: "derived": ["pollen_proxy"] (sensors/pollen.py; options in kit["pollen"
 import asyncio
 import time
 
-async def _maybe_await(r):
-    # begin()/end() are plain methods for most sensors and coroutines for some (see docstring).
-    if r is None or r is True or r is False:
-        return r
-    return await r
-
-
 class Sampler:
     def __init__(self, sensors, derived, quantities, average_ms, period_ms):
         """Built by build() (sensors/from_kit.py): the kit's sensor objects and derived quantities."""
@@ -53,7 +46,10 @@ class Sampler:
         for s in sensors:
             s.win.reset(s.planned(self._average_ms, self._period_ms))
             try:
-                if await _maybe_await(s.begin()):
+                ok = s.begin()
+                if ok is not True and ok is not False and ok is not None:
+                    ok = await ok  # an async begin() (see the module docstring)
+                if ok:
                     active.append(s)
                     if s.warmup_ms > warm:
                         warm = s.warmup_ms
@@ -78,7 +74,9 @@ class Sampler:
                     self._failed(s, e)
         for s in active:
             try:
-                await _maybe_await(s.end())
+                done = s.end()
+                if done is not None:
+                    await done  # an async end()
             except Exception as e:
                 self._failed(s, e)
         for s in sensors:

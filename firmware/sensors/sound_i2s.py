@@ -28,10 +28,7 @@ from sensors.window import Window
 
 QUANTITIES = ("noise_laeq", "noise_lamin", "noise_lamax")
 _SCALES = (100, 100, 100)  # levels are added in 0.01 dB
-_FLOOR_DB = {"inmp441": 33, "ics43434": 29, "sph0645": 29}
 _OVERLOAD_DB = 120
-_DRIVERS = {"inmp441": ("drivers.inmp441", "INMP441"), "ics43434": ("drivers.ics43434", "ICS43434"),
-            "sph0645": ("drivers.sph0645", "SPH0645")}
 _CHUNK = 256  # samples per read: 5.3 ms at 48 kHz, 16 ms at 16 kHz
 _SETTLE_MS = 250
 WARMUP_S = 0
@@ -40,7 +37,10 @@ WARMUP_S = 0
 class Sensor:
     def __init__(self, entry, bus, warmup_s=None):
         kind = entry["type"]
-        floor = _FLOOR_DB[kind]
+        # One driver module per microphone, named after the type, its class the type in capitals
+        # (drivers/inmp441.py: INMP441); the class also carries the chip's noise floor.
+        chip = getattr(__import__("drivers." + kind, None, None, ("NAME",)), kind.upper())
+        floor = chip.NOISE_FLOOR_DB
         self.win = Window(kind, QUANTITIES, _SCALES, ((floor, _OVERLOAD_DB),) * 3)
         self.warmup_ms = int((WARMUP_S if warmup_s is None else warmup_s) * 1000)
         self.calibration_db = float(entry.get("calibration_db", 0.0))
@@ -51,9 +51,7 @@ class Sensor:
         self._ibuf_words = (getattr(bus, "ibuf", None) or board.ibuf_of(bus)) // 4
         self._drv = None
         if bus is not None:
-            mod, cls = _DRIVERS[kind]
-            quirk = entry.get("quirk")
-            self._drv = getattr(__import__(mod, None, None, (cls,)), cls)(bus, quirk)
+            self._drv = chip(bus, entry.get("quirk"))
         self._meter = None
         if self._drv is not None and self._rate:
             # Built with the app, while the heap is in one piece: begin() would load noise/meter.py
