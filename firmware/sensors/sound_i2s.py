@@ -97,8 +97,9 @@ class Sensor:
         meter = self._meter
         rate = self._rate
         # The chunk buffer lives as long as the window's task: between windows (while the app
-        # spools and publishes) its 1 KB is free for others.
-        words = array("i", bytes(4 * _CHUNK))
+        # spools and publishes) its 1 KB is free for others. Made from a range, not from bytes(),
+        # so that no second 1 KB object is needed for a moment (every read overwrites the contents).
+        words = array("i", range(_CHUNK))
         try:
             # Drain the receive buffer (old sound), one chunk per turn of the event loop.
             for _ in range(self._ibuf_words // _CHUNK + 1):
