@@ -96,21 +96,6 @@ def gas_wait_ms(code):
     return (code & 0x3F) << (2 * (code >> 6))
 
 
-class Reading:
-    """Compensated values; attributes, or keys: r.temperature == r["temperature"]."""
-
-    def __init__(self):
-        self.temperature = 0.0  # degC
-        self.pressure = 0.0  # hPa
-        self.humidity = 0.0  # %RH, unclamped
-        self.gas_resistance = None  # ohm; None without a valid gas conversion
-        self.gas_valid = False
-        self.heat_stable = False
-
-    def __getitem__(self, key):
-        return getattr(self, key)
-
-
 class BME680:
     def __init__(self, i2c, address=0x77, oversampling_t=2, oversampling_p=4, oversampling_h=2,
                  reset=False):
@@ -314,7 +299,9 @@ class BME680:
         """Fill and return the driver's Reading (reused by the next call)."""
         t, p, h, g = self.compensate_int(raw)
         r = self.reading
-        if r is None:  # the sensor layer uses compensate_int() only: no Reading on its heap
+        if r is None:  # the sensor layer uses compensate_int() only: Reading is not in its heap
+            from drivers.bme680_reading import Reading
+
             r = self.reading = Reading()
         r.temperature = t / 100
         r.pressure = p / 100

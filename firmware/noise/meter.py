@@ -59,17 +59,6 @@ def _forget(package, name):
         delattr(package, name)
 
 
-def _design(rate):
-    """A-weighting coefficients and the filter's gain at 1 kHz (dB) for `rate`. aweighting.py is
-    needed only here, once per meter: it is unloaded afterwards."""
-    import noise
-    from noise import aweighting
-
-    coeffs = aweighting.coefficients(rate)
-    gain = aweighting.gain_db(1000, rate, coeffs)
-    _forget(noise, "aweighting")
-    return coeffs, gain
-
 REFERENCE_DB = 94.0  # dB SPL of the reference tone
 REFERENCE_DBFS = -26.0  # its RMS relative to a full-scale sine's (microphone sensitivity)
 _FULL_SCALE_SINE_DB = 450 * math.log10(2)  # 10 log10(2**45): mean square of a sine of amplitude 2**23 (kernel: y >> 3)
@@ -83,7 +72,14 @@ class NoiseMeter:
         if use_viper and _viper is None:
             raise ValueError("the viper kernel needs MicroPython with the native emitter")
         self.rate = int(rate)
-        coeffs, gain_1k = _design(self.rate)
+        # A-weighting coefficients and the filter's gain at 1 kHz: aweighting.py is needed only
+        # here, once per meter, so it is unloaded afterwards.
+        import noise
+        from noise import aweighting
+
+        coeffs = aweighting.coefficients(self.rate)
+        gain_1k = aweighting.gain_db(1000, self.rate, coeffs)
+        _forget(noise, "aweighting")
         self._co = array("i", coeffs)
         self.block = coeffs[8]
         self.calibration_db = float(calibration_db)
