@@ -43,7 +43,6 @@ class Sensor:
         floor = chip.NOISE_FLOOR_DB
         self.win = Window(kind, QUANTITIES, _SCALES, ((floor, _OVERLOAD_DB),) * 3)
         self.warmup_ms = int((WARMUP_S if warmup_s is None else warmup_s) * 1000)
-        self.calibration_db = float(entry.get("calibration_db", 0.0))
         import board  # only here: the app may unload board.py once the sensors are built
 
         self._rate = entry.get("rate") or board.rate_of(bus) or getattr(bus, "rate", None)
@@ -58,37 +57,38 @@ class Sensor:
             # in the middle of the first cycle, between the link's buffers and the reading's objects.
             from noise.meter import NoiseMeter
 
-            self._meter = NoiseMeter(self._rate, self.calibration_db)
+            self._meter = NoiseMeter(self._rate, float(entry.get("calibration_db", 0.0)))
         self._task = None
+        self._words = None  # the chunk buffer, during a window only (start_window)
         self._error = None
         self._clipped = 0
         self._lost = False
-        self.windows = 0
 
     def planned(self, average_ms, period_ms):
         return 1  # one set of levels per window
 
     def begin(self):
-        if self._drv is None or not self._rate:
+        if self._meter is None:  # built only with a bus and a sample rate (__init__)
             self.win.error("absent")
             return False
-        if self._meter is None:
-            from noise.meter import NoiseMeter
-
-            self._meter = NoiseMeter(self._rate, self.calibration_db)
         return True
 
     def start_window(self):
         self._error = None
         self._clipped = 0
         self._lost = False
+        # The chunk buffer exists only during a window: end() lets go of it before the app spools
+        # and publishes the reading, so that its 1 KB is free for them. Made from a range, not from
+        # bytes(), so that no second 1 KB object is needed for a moment (every read overwrites it).
+        self._words = array("i", range(_CHUNK))
         self._task = asyncio.create_task(self._run())
 
     async def sample(self):
         pass  # the reading task runs on its own during the window
 
-    def _chunk(self, words):
+    def _chunk(self):
         drv = self._drv
+        words = self._words
         n = drv.read_raw(words)
         self._clipped += drv.convert(words, n)
         return n
@@ -96,14 +96,10 @@ class Sensor:
     async def _run(self):
         meter = self._meter
         rate = self._rate
-        # The chunk buffer lives as long as the window's task: between windows (while the app
-        # spools and publishes) its 1 KB is free for others. Made from a range, not from bytes(),
-        # so that no second 1 KB object is needed for a moment (every read overwrites the contents).
-        words = array("i", range(_CHUNK))
         try:
             # Drain the receive buffer (old sound), one chunk per turn of the event loop.
             for _ in range(self._ibuf_words // _CHUNK + 1):
-                self._chunk(words)
+                self._chunk()
                 await asyncio.sleep_ms(0)
             meter.reset()
             t0 = time.ticks_us()
@@ -121,8 +117,8 @@ class Sensor:
                 if owed < _CHUNK:
                     await asyncio.sleep_ms((_CHUNK - owed) * 1000 // rate + 1)
                     continue
-                n = self._chunk(words)
-                meter.process(words, n)
+                n = self._chunk()
+                meter.process(self._words, n)
                 consumed += n
                 if not settled and consumed >= settle:
                     meter.take()  # the filter's settling is not part of the window
@@ -139,7 +135,8 @@ class Sensor:
         task = self._task
         self._task = None
         if task is not None:
-            task.cancel()
+            task.cancel()  # it stops at its next await, and no longer reads the buffer
+        self._words = None
         win = self.win
         if self._error is not None:
             win.error(self._error)
@@ -157,5 +154,4 @@ class Sensor:
                 win.flag(i, "overload")
             if self._lost:
                 win.flag(i, "few_samples")
-        self.windows += 1
 
