@@ -47,8 +47,9 @@ class Sensor:
         self._drv = None
         if bus is not None:
             # Built with the app, while the heap is in one piece: the driver (its calibration, its
-            # buffers) stays for good, and begin() would build it in the middle of the first cycle.
-            # A chip that does not answer yet is looked for again, and reported, by begin().
+            # buffers) stays for good, and the first cycle's begin() would build it among that
+            # cycle's objects. A chip that does not answer yet is looked for again, and reported,
+            # by begin().
             try:
                 self._drv = BME680(bus, self._address)
             except (SensorError, OSError):
