@@ -190,7 +190,3 @@ class NoiseMeter:
         self._count = 0
         self._clear_extremes()
         return laeq, lamin, lamax
-
-    def duration_s(self):
-        """Seconds of samples in the current interval."""
-        return (self._count + self._pending) / self.rate
