@@ -71,18 +71,17 @@ class NoiseMeter:
         """`use_viper`: None picks the viper kernel where it runs, True requires it, False never."""
         if use_viper and _viper is None:
             raise ValueError("the viper kernel needs MicroPython with the native emitter")
-        self.rate = int(rate)
+        rate = int(rate)
         # A-weighting coefficients and the filter's gain at 1 kHz: aweighting.py is needed only
         # here, once per meter, so it is unloaded afterwards.
         import noise
         from noise import aweighting
 
-        coeffs = aweighting.coefficients(self.rate)
-        gain_1k = aweighting.gain_db(1000, self.rate, coeffs)
+        coeffs = aweighting.coefficients(rate)
+        gain_1k = aweighting.gain_db(1000, rate, coeffs)
         _forget(noise, "aweighting")
         self._co = array("i", coeffs)
         self.block = coeffs[8]
-        self.calibration_db = float(calibration_db)
         if (use_viper is None or use_viper) and _viper is not None:
             self._process = _viper
         else:
@@ -90,9 +89,11 @@ class NoiseMeter:
 
             self._process = kernel.process
         self.viper = self._process is _viper
-        self._offset = (REFERENCE_DB - REFERENCE_DBFS + self.calibration_db - _FULL_SCALE_SINE_DB - gain_1k)
+        # Rate and calibration are folded into these two and not kept: fewer attributes, a smaller
+        # instance table in the device's heap.
+        self._offset = (REFERENCE_DB - REFERENCE_DBFS + float(calibration_db) - _FULL_SCALE_SINE_DB - gain_1k)
         self._st = array("i", bytes(4 * _N_STATE))
-        self._spill_at = _SPILL_S * self.rate
+        self._spill_at = _SPILL_S * rate
         self.reset()
 
     def reset(self):
