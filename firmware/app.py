@@ -50,8 +50,7 @@ class App:
         self.cfg = cfg
         self.device = cfg["device_id"]
         self.kit = cfg["kit_id"]
-        self.buses = board.make_buses(cfg)
-        self.sampler = sensors.build(cfg, self.buses, cfg["sampling"])
+        self.sampler = sensors.build(cfg, board.make_buses(cfg), cfg["sampling"])
         self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"], cfg["spool"].get("seg_bytes", 16384))
         if link is None:
             from transport.links import make_link
@@ -60,13 +59,13 @@ class App:
         self.link = link
         self.link.on_config = self.apply_config
         # Seconds since boot that do not wrap: time.ticks_ms() wraps (after 12.4 days on the ESP32,
-        # 2**30 ms), so the difference is accumulated at least once per measurement cycle.
+        # 2**30 ms), so the difference is accumulated at least once per measurement cycle. _up_last is
+        # the tick at which _up_s was last whole (the milliseconds left over stay in the difference).
         self._up_last = time.ticks_ms()
         self._up_s = 0
-        self._up_ms = 0
         self.clock_anchored = False
         self.ntp_ok = False  # NTP (or the link's time) answered since boot: until then asked again now and then
-        self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
+        self.config_rev = cfg.pop("rev", None)  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
         self.status_due = asyncio.Event()
         self.connected_once = False
@@ -124,10 +123,9 @@ class App:
 
     def uptime_s(self):
         now = time.ticks_ms()
-        ms = self._up_ms + time.ticks_diff(now, self._up_last)
-        self._up_last = now
+        ms = time.ticks_diff(now, self._up_last)
         self._up_s += ms // 1000
-        self._up_ms = ms % 1000
+        self._up_last = time.ticks_add(now, -(ms % 1000))
         return self._up_s
 
     def anchor_clock(self):
@@ -303,9 +301,22 @@ def _drop_build_state(cfg):
     """Once the app is built, what only served to build it leaves the heap: the kit's bus and sensor
     sections (their objects exist now), board.py (the pins are set up once; the sensors took what
     they need from it) and transport/links.py (the link is chosen). A few KB that the
-    measure-and-publish cycle gets instead."""
-    for key in ("buses", "sensors", "derived", "pollen", "board"):
+    measure-and-publish cycle gets instead.
+
+    The configuration keeps only what is read while running (the app's loops, a downlink, the link's
+    reconnects): the sections whose objects exist now go, and of "sampling" the sensors took theirs
+    (average, period, warm-up), the app reads interval_s and max_readings. The link holds this same
+    dict, so it is trimmed in place; clear() then frees its table, sized for all the kit's sections,
+    and the entries left are put back in one sized for them."""
+    for key in ("buses", "sensors", "derived", "pollen", "board", "variant", "spool", "transport",
+                "safe_mode_pin", "watchdog_ms", "id", "device_id", "kit_id"):
         cfg.pop(key, None)
+    sampling = cfg["sampling"]
+    cfg["sampling"] = {"interval_s": sampling["interval_s"], "max_readings": sampling.get("max_readings")}
+    kept = list(cfg.items())
+    cfg.clear()
+    for key, value in kept:
+        cfg[key] = value
     import sys
 
     import transport
