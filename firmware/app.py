@@ -68,7 +68,6 @@ class App:
         self.config_rev = cfg.pop("rev", None)  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
         self.status_due = asyncio.Event()
-        self.connected_once = False
         self.last_errors = []
         self.readings_ready = asyncio.Event()
         self.wdt = None
@@ -213,6 +212,7 @@ class App:
             from transport.mqtt_link import backoff_ms
 
         attempt = 0
+        network_seen = False  # connected since boot: a later outage may open the setup portal again
         ntp_tried = None
         ntp_wait = 2500
         while True:
@@ -227,10 +227,15 @@ class App:
                     delay = backoff_ms(attempt, cap_ms=getattr(self.link, "backoff_cap_ms", 300000))
                     log.event("connect_failed", attempt=attempt, retry_ms=delay, free=gc.mem_free(), error=repr(exc))
                     attempt += 1
-                    self.maybe_open_portal()
+                    # A Wi-Fi link knows how long its network has been missing: the setup portal may help.
+                    absent_ms = self.link.network_absent_ms() if hasattr(self.link, "network_absent_ms") else None
+                    if absent_ms is not None and absent_ms >= int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
+                        _portal_gate().open_for_absent_network()  # reboots into the portal
                     await asyncio.sleep_ms(delay)
                     continue
-                self.close_portal()
+                if not network_seen:
+                    network_seen = True
+                    _portal_gate().network_back()
             try:
                 sent = await self.flush_once()
             except Exception as exc:
@@ -250,32 +255,6 @@ class App:
                     await asyncio.wait_for_ms(self.readings_ready.wait(), 5000)
                 except asyncio.TimeoutError:
                     pass
-
-    # -- the setup portal, when the configured network is missing ---------------------------------
-    def maybe_open_portal(self):
-        """Once the configured network has been absent for wifi.portal_after_s, reboot into the setup
-        portal (portal.py): its code and sockets do not fit in RAM beside the running app. Once per
-        outage: after a portal that timed out (PORTAL_SKIP), the app keeps measuring into the spool
-        until the network is back."""
-        absent = getattr(self.link, "network_absent_ms", None)
-        if absent is None or absent() < int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
-            return
-        if _exists(PORTAL_SKIP):
-            return
-        with open(PORTAL_FLAG, "w") as f:
-            f.write("network absent")
-        reset("portal")
-
-    def close_portal(self):
-        """Connected: a later outage may open the portal again."""
-        if not self.connected_once:
-            self.connected_once = True
-            try:
-                import os
-
-                os.remove(PORTAL_SKIP)
-            except OSError:
-                pass
 
     async def status_loop(self):
         while True:
@@ -365,14 +344,6 @@ def load_config():
         sys.modules.pop("config", None)
 
 
-def wants_portal(cfg):
-    """The setup portal opens at boot for a Wi-Fi kit with no network set yet, or when asked
-    (PORTAL_FLAG). A kit on another link (LoRaWAN) needs no Wi-Fi: it only opens when asked."""
-    if _exists(PORTAL_FLAG):
-        return True
-    return (cfg.get("transport") or {}).get("link", "wifi") == "wifi" and not cfg["wifi"].get("ssid")
-
-
 def run():
     cfg, problem = load_config()
     if problem:
@@ -381,41 +352,17 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
-    if wants_portal(cfg):
-        # first boot (nothing to join yet) or the network went missing: ask the host
-        import os
-
-        import portal
-
-        try:
-            os.remove(PORTAL_FLAG)
-        except OSError:
-            pass
-        why = asyncio.run(portal.Portal(cfg).serve())  # returns unless the settings were saved
-        if why == "timeout" and cfg["wifi"].get("ssid"):
-            with open(PORTAL_SKIP, "w") as f:  # back to measuring; no portal again until connected
-                f.write(why)
-        reset(why)
+    if _portal_gate().serve_if_wanted(cfg):
         return
     asyncio.run(App(cfg).main())
 
 
-PORTAL_FLAG = "portal.flag"  # next boot opens the portal
-PORTAL_SKIP = "portal.skip"  # the portal timed out: do not reopen it before the network is back
+def _portal_gate():
+    """portal_gate.py for one use (at boot, after a failed connect): forgotten as soon as the caller
+    lets go of it, so the cycle does not carry code it never runs."""
+    import sys
 
+    import portal_gate
 
-def _exists(path):
-    import os
-
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def reset(reason):
-    log.event("reset", reason=reason)
-    import machine
-
-    machine.reset()
+    sys.modules.pop("portal_gate", None)
+    return portal_gate
