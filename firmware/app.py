@@ -51,6 +51,8 @@ class App:
         self.device = cfg["device_id"]
         self.kit = cfg["kit_id"]
         self.sampler = sensors.build(cfg, board.make_buses(cfg), cfg["sampling"])
+        for key in ("buses", "sensors", "derived", "pollen", "board"):
+            cfg.pop(key, None)  # their objects exist now: the link's modules load in the space
         self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"], cfg["spool"].get("seg_bytes", 16384))
         if link is None:
             from transport.links import make_link
@@ -277,9 +279,9 @@ class App:
 
 
 def _drop_build_state(cfg):
-    """Once the app is built, what only served to build it leaves the heap: the kit's bus and sensor
-    sections (their objects exist now), board.py (the pins are set up once; the sensors took what
-    they need from it) and transport/links.py (the link is chosen). A few KB that the
+    """Once the app is built, what only served to build it leaves the heap (the kit's bus and sensor
+    sections went as soon as the sensors were built): board.py (the pins are set up once; the sensors
+    took what they need from it) and transport/links.py (the link is chosen). A few KB that the
     measure-and-publish cycle gets instead.
 
     The configuration keeps only what is read while running (the app's loops, a downlink, the link's
@@ -287,8 +289,7 @@ def _drop_build_state(cfg):
     (average, period, warm-up), the app reads interval_s and max_readings. The link holds this same
     dict, so it is trimmed in place; clear() then frees its table, sized for all the kit's sections,
     and the entries left are put back in one sized for them."""
-    for key in ("buses", "sensors", "derived", "pollen", "board", "variant", "spool", "transport",
-                "safe_mode_pin", "watchdog_ms", "id", "device_id", "kit_id"):
+    for key in ("variant", "spool", "transport", "safe_mode_pin", "watchdog_ms", "id", "device_id", "kit_id"):
         cfg.pop(key, None)
     sampling = cfg["sampling"]
     cfg["sampling"] = {"interval_s": sampling["interval_s"], "max_readings": sampling.get("max_readings")}
