@@ -28,6 +28,8 @@ _CLOCK_VALID_AFTER = const(1704067200)
 # NTP moving a clock taken as set by more than this is a correction of a wrong clock (an RTC years
 # off), not drift: what waits in the spool is shifted with it (spool.shift_times).
 _CLOCK_JUMP_S = const(120)
+# How often a waiting loop looks at its flag (_until): a reading waits at most this long to be sent.
+_POLL_MS = const(100)
 # Ports whose time.time() counts from 2000-01-01 need this added to give Unix time.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -69,9 +71,11 @@ class App:
         self.ntp_ok = False  # NTP (or the link's time) answered since boot: until then asked again now and then
         self.config_rev = cfg.pop("rev", None)  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
-        self.status_due = asyncio.Event()
+        # Flags the loops poll (see _POLL_MS): set by a downlink (publish the status now) and by each
+        # reading (something to send).
+        self.status_due = False
         self.last_errors = []
-        self.readings_ready = asyncio.Event()
+        self.readings_ready = False
         self.wdt = None
         if cfg.get("watchdog_ms"):
             import machine
@@ -101,7 +105,7 @@ class App:
         for e in errors:
             log.event("sensor_error", sensor=e["sensor"], error=e["error"], seq=seq)
         log.event("measured", seq=seq, n=len(values), free=gc.mem_free())
-        self.readings_ready.set()
+        self.readings_ready = True
         return reading
 
     async def flush_once(self):
@@ -252,19 +256,13 @@ class App:
                     ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
                     await self.sync_clock()
                     continue
-                self.readings_ready.clear()
-                try:
-                    await asyncio.wait_for_ms(self.readings_ready.wait(), 5000)
-                except asyncio.TimeoutError:
-                    pass
+                self.readings_ready = False
+                await _until(self, "readings_ready", 5000)  # then the link and the clock are checked again
 
     async def status_loop(self):
         while True:
-            self.status_due.clear()
-            try:
-                await asyncio.wait_for_ms(self.status_due.wait(), int(self.cfg["status_every_s"] * 1000))
-            except asyncio.TimeoutError:
-                pass
+            self.status_due = False
+            await _until(self, "status_due", int(self.cfg["status_every_s"] * 1000))
             if self.link.connected:
                 try:
                     await self.link.publish_status(self.status())
@@ -276,6 +274,17 @@ class App:
         asyncio.create_task(self.send_loop())
         asyncio.create_task(self.status_loop())
         await self.measure_loop()
+
+
+async def _until(app, flag, timeout_ms):
+    """Wait until the app's `flag` is set, at most `timeout_ms`: short sleeps that look at it. An
+    asyncio.Event waited on with asyncio.wait_for_ms keeps a task and its timeout alive meanwhile
+    (0.7 KB on the unix port); the status task waits so all the time, the send task while each
+    reading is being taken. A flag is seen within _POLL_MS."""
+    waited = 0
+    while not getattr(app, flag) and waited < timeout_ms:
+        await asyncio.sleep_ms(_POLL_MS)
+        waited += _POLL_MS
 
 
 def _drop_build_state(cfg):
