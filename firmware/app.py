@@ -186,10 +186,18 @@ class App:
         return s
 
     def apply_config(self, update):
-        """A downlink config: checked, applied, kept and acknowledged (downlink.py)."""
+        """A downlink config: checked, applied, kept and acknowledged (downlink.py). downlink.py and the
+        config.py it loads are forgotten afterwards: a retained config comes again at each connect,
+        and they would stay in RAM for the rest of the boot."""
+        import sys
+
         import downlink
 
-        downlink.apply(self, update)
+        try:
+            downlink.apply(self, update)
+        finally:
+            sys.modules.pop("downlink", None)
+            sys.modules.pop("config", None)
 
     # -- the tasks --------------------------------------------------------------------------------
     async def measure_loop(self):
