@@ -28,6 +28,8 @@ _CLOCK_VALID_AFTER = const(1704067200)
 # NTP moving a clock taken as set by more than this is a correction of a wrong clock (an RTC years
 # off), not drift: what waits in the spool is shifted with it (spool.shift_times).
 _CLOCK_JUMP_S = const(120)
+# How often a waiting loop looks at its flag (_until): a reading waits at most this long to be sent.
+_POLL_MS = const(100)
 # Ports whose time.time() counts from 2000-01-01 need this added to give Unix time.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
@@ -50,8 +52,9 @@ class App:
         self.cfg = cfg
         self.device = cfg["device_id"]
         self.kit = cfg["kit_id"]
-        self.buses = board.make_buses(cfg)
-        self.sampler = sensors.build(cfg, self.buses, cfg["sampling"])
+        self.sampler = sensors.build(cfg, board.make_buses(cfg), cfg["sampling"])
+        for key in ("buses", "sensors", "derived", "pollen", "board"):
+            cfg.pop(key, None)  # their objects exist now: the link's modules load in the space
         self.spool = Spool(cfg["spool"]["dir"], cfg["spool"]["max_bytes"], cfg["spool"].get("seg_bytes", 16384))
         if link is None:
             from transport.links import make_link
@@ -60,18 +63,19 @@ class App:
         self.link = link
         self.link.on_config = self.apply_config
         # Seconds since boot that do not wrap: time.ticks_ms() wraps (after 12.4 days on the ESP32,
-        # 2**30 ms), so the difference is accumulated at least once per measurement cycle.
+        # 2**30 ms), so the difference is accumulated at least once per measurement cycle. _up_last is
+        # the tick at which _up_s was last whole (the milliseconds left over stay in the difference).
         self._up_last = time.ticks_ms()
         self._up_s = 0
-        self._up_ms = 0
         self.clock_anchored = False
         self.ntp_ok = False  # NTP (or the link's time) answered since boot: until then asked again now and then
-        self.config_rev = cfg.get("rev")  # the last downlink config applied (kept in downlink.json)
+        self.config_rev = cfg.pop("rev", None)  # the last downlink config applied (kept in downlink.json)
         self.config_rejected = None
-        self.status_due = asyncio.Event()
-        self.connected_once = False
+        # Flags the loops poll (see _POLL_MS): set by a downlink (publish the status now) and by each
+        # reading (something to send).
+        self.status_due = False
         self.last_errors = []
-        self.readings_ready = asyncio.Event()
+        self.readings_ready = False
         self.wdt = None
         if cfg.get("watchdog_ms"):
             import machine
@@ -101,7 +105,7 @@ class App:
         for e in errors:
             log.event("sensor_error", sensor=e["sensor"], error=e["error"], seq=seq)
         log.event("measured", seq=seq, n=len(values), free=gc.mem_free())
-        self.readings_ready.set()
+        self.readings_ready = True
         return reading
 
     async def flush_once(self):
@@ -124,10 +128,9 @@ class App:
 
     def uptime_s(self):
         now = time.ticks_ms()
-        ms = self._up_ms + time.ticks_diff(now, self._up_last)
-        self._up_last = now
+        ms = time.ticks_diff(now, self._up_last)
         self._up_s += ms // 1000
-        self._up_ms = ms % 1000
+        self._up_last = time.ticks_add(now, -(ms % 1000))
         return self._up_s
 
     def anchor_clock(self):
@@ -183,10 +186,18 @@ class App:
         return s
 
     def apply_config(self, update):
-        """A downlink config: checked, applied, kept and acknowledged (downlink.py)."""
+        """A downlink config: checked, applied, kept and acknowledged (downlink.py). downlink.py and the
+        config.py it loads are forgotten afterwards: a retained config comes again at each connect,
+        and they would stay in RAM for the rest of the boot."""
+        import sys
+
         import downlink
 
-        downlink.apply(self, update)
+        try:
+            downlink.apply(self, update)
+        finally:
+            sys.modules.pop("downlink", None)
+            sys.modules.pop("config", None)
 
     # -- the tasks --------------------------------------------------------------------------------
     async def measure_loop(self):
@@ -215,6 +226,7 @@ class App:
             from transport.mqtt_link import backoff_ms
 
         attempt = 0
+        network_seen = False  # connected since boot: a later outage may open the setup portal again
         ntp_tried = None
         ntp_wait = 2500
         while True:
@@ -229,10 +241,15 @@ class App:
                     delay = backoff_ms(attempt, cap_ms=getattr(self.link, "backoff_cap_ms", 300000))
                     log.event("connect_failed", attempt=attempt, retry_ms=delay, free=gc.mem_free(), error=repr(exc))
                     attempt += 1
-                    self.maybe_open_portal()
+                    # A Wi-Fi link knows how long its network has been missing: the setup portal may help.
+                    absent_ms = self.link.network_absent_ms() if hasattr(self.link, "network_absent_ms") else None
+                    if absent_ms is not None and absent_ms >= int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
+                        _portal_gate().open_for_absent_network()  # reboots into the portal
                     await asyncio.sleep_ms(delay)
                     continue
-                self.close_portal()
+                if not network_seen:
+                    network_seen = True
+                    _portal_gate().network_back()
             try:
                 sent = await self.flush_once()
             except Exception as exc:
@@ -247,45 +264,13 @@ class App:
                     ntp_wait = min(ntp_wait * 2, 300000)  # less and less often (5 s .. 5 min)
                     await self.sync_clock()
                     continue
-                self.readings_ready.clear()
-                try:
-                    await asyncio.wait_for_ms(self.readings_ready.wait(), 5000)
-                except asyncio.TimeoutError:
-                    pass
-
-    # -- the setup portal, when the configured network is missing ---------------------------------
-    def maybe_open_portal(self):
-        """Once the configured network has been absent for wifi.portal_after_s, reboot into the setup
-        portal (portal.py): its code and sockets do not fit in RAM beside the running app. Once per
-        outage: after a portal that timed out (PORTAL_SKIP), the app keeps measuring into the spool
-        until the network is back."""
-        absent = getattr(self.link, "network_absent_ms", None)
-        if absent is None or absent() < int(self.cfg["wifi"].get("portal_after_s", 20) * 1000):
-            return
-        if _exists(PORTAL_SKIP):
-            return
-        with open(PORTAL_FLAG, "w") as f:
-            f.write("network absent")
-        reset("portal")
-
-    def close_portal(self):
-        """Connected: a later outage may open the portal again."""
-        if not self.connected_once:
-            self.connected_once = True
-            try:
-                import os
-
-                os.remove(PORTAL_SKIP)
-            except OSError:
-                pass
+                self.readings_ready = False
+                await _until(self, "readings_ready", 5000)  # then the link and the clock are checked again
 
     async def status_loop(self):
         while True:
-            self.status_due.clear()
-            try:
-                await asyncio.wait_for_ms(self.status_due.wait(), int(self.cfg["status_every_s"] * 1000))
-            except asyncio.TimeoutError:
-                pass
+            self.status_due = False
+            await _until(self, "status_due", int(self.cfg["status_every_s"] * 1000))
             if self.link.connected:
                 try:
                     await self.link.publish_status(self.status())
@@ -299,13 +284,36 @@ class App:
         await self.measure_loop()
 
 
+async def _until(app, flag, timeout_ms):
+    """Wait until the app's `flag` is set, at most `timeout_ms`: short sleeps that look at it. An
+    asyncio.Event waited on with asyncio.wait_for_ms keeps a task and its timeout alive meanwhile
+    (0.7 KB on the unix port); the status task waits so all the time, the send task while each
+    reading is being taken. A flag is seen within _POLL_MS."""
+    waited = 0
+    while not getattr(app, flag) and waited < timeout_ms:
+        await asyncio.sleep_ms(_POLL_MS)
+        waited += _POLL_MS
+
+
 def _drop_build_state(cfg):
-    """Once the app is built, what only served to build it leaves the heap: the kit's bus and sensor
-    sections (their objects exist now), board.py (the pins are set up once; the sensors took what
-    they need from it) and transport/links.py (the link is chosen). A few KB that the
-    measure-and-publish cycle gets instead."""
-    for key in ("buses", "sensors", "derived", "pollen", "board"):
+    """Once the app is built, what only served to build it leaves the heap (the kit's bus and sensor
+    sections went as soon as the sensors were built): board.py (the pins are set up once; the sensors
+    took what they need from it) and transport/links.py (the link is chosen). A few KB that the
+    measure-and-publish cycle gets instead.
+
+    The configuration keeps only what is read while running (the app's loops, a downlink, the link's
+    reconnects): the sections whose objects exist now go, and of "sampling" the sensors took theirs
+    (average, period, warm-up), the app reads interval_s and max_readings. The link holds this same
+    dict, so it is trimmed in place; clear() then frees its table, sized for all the kit's sections,
+    and the entries left are put back in one sized for them."""
+    for key in ("variant", "spool", "transport", "safe_mode_pin", "watchdog_ms", "id", "device_id", "kit_id"):
         cfg.pop(key, None)
+    sampling = cfg["sampling"]
+    cfg["sampling"] = {"interval_s": sampling["interval_s"], "max_readings": sampling.get("max_readings")}
+    kept = list(cfg.items())
+    cfg.clear()
+    for key, value in kept:
+        cfg[key] = value
     import sys
 
     import transport
@@ -354,14 +362,6 @@ def load_config():
         sys.modules.pop("config", None)
 
 
-def wants_portal(cfg):
-    """The setup portal opens at boot for a Wi-Fi kit with no network set yet, or when asked
-    (PORTAL_FLAG). A kit on another link (LoRaWAN) needs no Wi-Fi: it only opens when asked."""
-    if _exists(PORTAL_FLAG):
-        return True
-    return (cfg.get("transport") or {}).get("link", "wifi") == "wifi" and not cfg["wifi"].get("ssid")
-
-
 def run():
     cfg, problem = load_config()
     if problem:
@@ -370,41 +370,17 @@ def run():
     if safe_mode(cfg):
         log.event("safe_mode")
         return
-    if wants_portal(cfg):
-        # first boot (nothing to join yet) or the network went missing: ask the host
-        import os
-
-        import portal
-
-        try:
-            os.remove(PORTAL_FLAG)
-        except OSError:
-            pass
-        why = asyncio.run(portal.Portal(cfg).serve())  # returns unless the settings were saved
-        if why == "timeout" and cfg["wifi"].get("ssid"):
-            with open(PORTAL_SKIP, "w") as f:  # back to measuring; no portal again until connected
-                f.write(why)
-        reset(why)
+    if _portal_gate().serve_if_wanted(cfg):
         return
     asyncio.run(App(cfg).main())
 
 
-PORTAL_FLAG = "portal.flag"  # next boot opens the portal
-PORTAL_SKIP = "portal.skip"  # the portal timed out: do not reopen it before the network is back
+def _portal_gate():
+    """portal_gate.py for one use (at boot, after a failed connect): forgotten as soon as the caller
+    lets go of it, so the cycle does not carry code it never runs."""
+    import sys
 
+    import portal_gate
 
-def _exists(path):
-    import os
-
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def reset(reason):
-    log.event("reset", reason=reason)
-    import machine
-
-    machine.reset()
+    sys.modules.pop("portal_gate", None)
+    return portal_gate

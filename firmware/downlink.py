@@ -59,4 +59,4 @@ def apply(app, update):
         app.config_rev = rev
         app.config_rejected = None
         log.event("config_applied", rev=rev, keys=",".join(update))
-    app.status_due.set()
+    app.status_due = True  # the status task publishes at once

@@ -60,12 +60,12 @@ JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 ENCODE_ALL = """
 import json
-from transport import wire
+from transport import wire_payload
 with open("cases.json") as f:
     cases = json.load(f)
 with open("out.txt", "w") as f:
     for c in cases:
-        f.write(wire.encode_uplink(c["device"], c["kit"], c["firmware"], c["readings"]).decode())
+        f.write(wire_payload.encode_uplink(c["device"], c["kit"], c["firmware"], c["readings"]).decode())
         f.write("\\n")
 """
 
@@ -105,10 +105,10 @@ def test_firmware_decimals_table_matches_quantities_json():
 
 def test_encoder_leaves_out_non_finite_and_non_numbers():
     out = run_mpy("""
-from transport import wire
+from transport import wire_payload
 r = {"seq": 1, "time": 1795449600, "values": {"pm10": float("nan"), "pm1": float("inf"), "pm2_5": True,
      "humidity": None, "pressure": 1016.3149}, "flags": {}, "errors": []}
-print(wire.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r]).decode())
+print(wire_payload.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r]).decode())
 """).stdout.strip()
     assert out == ('{"version":1,"device":"dcz-3f2a9c","kit":"air-outdoor-v1","firmware":"0.1.0",'
                    '"readings":[{"seq":1,"time":1795449600,"values":{"pressure":1016.31}}]}')
@@ -117,20 +117,20 @@ print(wire.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r]).decode())
 
 def test_batches_stay_within_16_kib_and_100_readings():
     out = run_mpy("""
-from transport import wire
+from transport import wire_payload
 vals = {"pm1": 1.23, "pm2_5": 12.34, "pm10": 19.87, "temperature": -11.52, "humidity": 81.43,
         "pressure": 1016.31, "gas_resistance": 123456.7}
 rs = [{"seq": 2**31 - 300 + i, "time": 1795449600 + 300 * i, "values": vals,
        "flags": {"pm2_5": ["warmup", "few_samples"]}, "errors": [{"sensor": "bme280", "error": "checksum"}]}
       for i in range(250)]
-data, n = wire.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs)
-small, m = wire.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs[:3])
+data, n = wire_payload.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs)
+small, m = wire_payload.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs[:3])
 try:
-    wire.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs)
+    wire_payload.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", rs)
     print("no error")
 except ValueError:
     pass
-print(len(data), n, m, wire.max_batch(len(vals)))
+print(len(data), n, m, wire_payload.max_batch(len(vals)))
 """, heapsize="1M").stdout.split()
     size, n, m, guide = map(int, out)
     assert size <= 16384 and 1 <= n <= 100 and m == 3
@@ -143,9 +143,9 @@ def test_sent_round_trips_and_a_clock_years_ahead_is_corrected():
     ahead = 5 * 365 * 86400
     now = int(NOW.timestamp())
     out = run_mpy(f"""
-from transport import wire
+from transport import wire_payload
 r = {{"seq": 7, "time": {now - 60 + ahead}, "values": {{"pm2_5": 12.34}}}}
-print(wire.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r], sent={now + ahead}).decode())
+print(wire_payload.encode_uplink("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", [r], sent={now + ahead}).decode())
 """).stdout.strip()
     assert f'"sent":{now + ahead},' in out
     (r,) = decode_uplink("dcz/v1/dcz-3f2a9c/up", out.encode(), now=NOW).readings

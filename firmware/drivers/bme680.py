@@ -24,9 +24,10 @@ Deviations from Bosch's reference API, on purpose:
   code's; outside them (e.g. a pressure ADC far from any real pressure) C would wrap at 32 bits and we
   return the formula's value instead.
 - par_h1 = 0xE3 << 4 | 0xE2 & 0x0F and par_h2 = 0xE1 << 4 | 0xE2 >> 4 (get_calib_data), and
-  range_sw_err = signed 0x04<7:4>, as Bosch does. adafruit-circuitpython-bme680 (our test reference for
-  temperature and pressure) takes the 0xE2 nibbles the other way round, keeps a fraction of par_h1, clamps
-  humidity and reads range_sw_err unsigned; tests/firmware/test_bme680.py measures what that changes.
+  range_sw_err = signed 0x04<7:4>, as Bosch does (drivers/bme680_calibration.py, loaded only to read
+  them). adafruit-circuitpython-bme680 (our test reference for temperature and pressure) takes the 0xE2
+  nibbles the other way round, keeps a fraction of par_h1, clamps humidity and reads range_sw_err
+  unsigned; tests/firmware/test_bme680.py measures what that changes.
 
 No CRC exists on the BME680's I2C interface, so no ChecksumError here. Errors: AbsentError (no ack, or
 a chip id other than 0x61), SensorTimeout (new_data_0 not set: the conversion did not finish),
@@ -49,9 +50,6 @@ _REG_CONFIG = const(0x75)
 _REG_CHIP_ID = const(0xD0)
 _REG_RESET = const(0xE0)
 _REG_VARIANT = const(0xF0)  # 0x00 BME680 (gas "low"), 0x01 BME688 (gas "high"): bme68x_defs.h
-_REG_COEFF1 = const(0x8A)  # 23 bytes, 0x8A..0xA0
-_REG_COEFF2 = const(0xE1)  # 14 bytes, 0xE1..0xEE
-_REG_COEFF3 = const(0x00)  # 5 bytes: res_heat_val 0x00, res_heat_range 0x02<5:4>, range_sw_err 0x04<7:4>
 _CHIP_ID = const(0x61)  # section 5.3.4
 _SOFT_RESET = const(0xB6)
 _NEW_DATA = const(0x80)  # meas_status_0<7>
@@ -73,19 +71,6 @@ _GAS_K1 = (2147483647, 2147483647, 2147483647, 2147483647, 2147483647, 212600881
            2147483647, 2147483647)
 _GAS_K2 = (4096000000, 2048000000, 1024000000, 512000000, 255744255, 127110228, 64000000, 32258064,
            16016016, 8000000, 4000000, 2000000, 1000000, 500000, 250000, 125000)
-
-
-def _u16(b, lo):
-    return b[lo] | (b[lo + 1] << 8)
-
-
-def _s16(b, lo):
-    v = b[lo] | (b[lo + 1] << 8)
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def _s8(v):
-    return v - 0x100 if v & 0x80 else v
 
 
 def _cdiv(a, b):
@@ -111,27 +96,11 @@ def gas_wait_ms(code):
     return (code & 0x3F) << (2 * (code >> 6))
 
 
-class Reading:
-    """Compensated values; attributes, or keys: r.temperature == r["temperature"]."""
-
-    def __init__(self):
-        self.temperature = 0.0  # degC
-        self.pressure = 0.0  # hPa
-        self.humidity = 0.0  # %RH, unclamped
-        self.gas_resistance = None  # ohm; None without a valid gas conversion
-        self.gas_valid = False
-        self.heat_stable = False
-
-    def __getitem__(self, key):
-        return getattr(self, key)
-
-
 class BME680:
     def __init__(self, i2c, address=0x77, oversampling_t=2, oversampling_p=4, oversampling_h=2,
                  reset=False):
         """Check the chip id and read the calibration. AbsentError if nothing answers at `address` or
         the chip is not a BME680/BME688. `reset=True` soft-resets first (registers back to defaults)."""
-        self._i2c = i2c
         # Bound once: fetching i2c.readfrom_mem_into per transfer would allocate a bound method each time.
         self._rd = i2c.readfrom_mem_into
         self._wr = i2c.writeto_mem
@@ -143,7 +112,7 @@ class BME680:
         self._field = bytearray(_FIELD_LEN)
         self.raw = [0, 0, 0, 0, 0, 0]  # adc_t, adc_p, adc_h, gas_adc, gas_range, gas status bits
         self._int = [0, 0, 0, None]
-        self.reading = Reading()
+        self.reading = None  # the Reading compensate() fills, made on its first call
         self.t_fine = 0
         self.heater_c = None
         self.heater_ms = 0
@@ -153,7 +122,16 @@ class BME680:
         if chip != _CHIP_ID:
             raise AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x61" % (chip, address))
         self.variant = self._read_reg(_REG_VARIANT)
-        self._read_calibration()
+        # Read once per chip: the unpacking code is loaded for it and unloaded again.
+        import sys
+
+        import drivers
+        from drivers import bme680_calibration
+
+        bme680_calibration.read(self)
+        sys.modules.pop("drivers.bme680_calibration", None)
+        if hasattr(drivers, "bme680_calibration"):
+            delattr(drivers, "bme680_calibration")
 
     # -- bus ---------------------------------------------------------------------------------------
 
@@ -172,42 +150,6 @@ class BME680:
     def _write_reg(self, reg, value):
         self._b1[0] = value
         self._io(self._wr, reg, self._b1)
-
-    def _read_calibration(self):
-        # Register addresses of get_calib_data / bme68x_defs.h (BME68X_IDX_*); little-endian words.
-        a = bytearray(23)
-        self._io(self._rd, _REG_COEFF1, a)
-        b = bytearray(14)
-        self._io(self._rd, _REG_COEFF2, b)
-        c = bytearray(5)
-        self._io(self._rd, _REG_COEFF3, c)
-        self.par_t1 = _u16(b, 8)  # 0xE9/0xEA
-        self.par_t2 = _s16(a, 0)  # 0x8A/0x8B
-        self.par_t3 = _s8(a[2])  # 0x8C
-        self.par_p1 = _u16(a, 4)  # 0x8E/0x8F
-        self.par_p2 = _s16(a, 6)  # 0x90/0x91
-        self.par_p3 = _s8(a[8])  # 0x92
-        self.par_p4 = _s16(a, 10)  # 0x94/0x95
-        self.par_p5 = _s16(a, 12)  # 0x96/0x97
-        self.par_p7 = _s8(a[14])  # 0x98
-        self.par_p6 = _s8(a[15])  # 0x99
-        self.par_p8 = _s16(a, 18)  # 0x9C/0x9D
-        self.par_p9 = _s16(a, 20)  # 0x9E/0x9F
-        self.par_p10 = a[22]  # 0xA0
-        # Humidity words share 0xE2: par_h1's low nibble is 0xE2<3:0>, par_h2's is 0xE2<7:4>.
-        self.par_h1 = (b[2] << 4) | (b[1] & 0x0F)
-        self.par_h2 = (b[0] << 4) | (b[1] >> 4)
-        self.par_h3 = _s8(b[3])  # 0xE4
-        self.par_h4 = _s8(b[4])
-        self.par_h5 = _s8(b[5])
-        self.par_h6 = b[6]  # 0xE7, unsigned
-        self.par_h7 = _s8(b[7])  # 0xE8
-        self.par_gh2 = _s16(b, 10)  # 0xEB/0xEC
-        self.par_gh1 = _s8(b[12])  # 0xED
-        self.par_gh3 = _s8(b[13])  # 0xEE
-        self.res_heat_val = _s8(c[0])  # 0x00
-        self.res_heat_range = (c[2] & 0x30) >> 4  # 0x02<5:4>
-        self.range_sw_err = _s8(c[4] & 0xF0) >> 4  # 0x04<7:4>, signed 4-bit
 
     # -- heater ------------------------------------------------------------------------------------
 
@@ -357,6 +299,10 @@ class BME680:
         """Fill and return the driver's Reading (reused by the next call)."""
         t, p, h, g = self.compensate_int(raw)
         r = self.reading
+        if r is None:  # the sensor layer uses compensate_int() only: Reading is not in its heap
+            from drivers.bme680_reading import Reading
+
+            r = self.reading = Reading()
         r.temperature = t / 100
         r.pressure = p / 100
         r.humidity = h / 1000

@@ -82,6 +82,7 @@ def _convert_plain(buf, n, shift, quirk):
 class I2SMic:
     NAME = "i2s_mic"
     BITS = 24  # valid bits of a sample
+    NOISE_FLOOR_DB = None  # dB(A), from each chip's datasheet (its SNR below 94 dB SPL)
     QUIRK = False  # the SPH0645's one-bit shift on an ESP32 (sph0645.py)
 
     def __init__(self, i2s, quirk=None, use_viper=None):

@@ -10,3 +10,4 @@ from drivers.i2s_mic import I2SMic
 class ICS43434(I2SMic):
     NAME = "ics43434"
     BITS = 24
+    NOISE_FLOOR_DB = 29  # dB(A): 94 dB SPL - SNR 65 dB(A)

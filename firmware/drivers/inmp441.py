@@ -11,3 +11,4 @@ from drivers.i2s_mic import I2SMic
 class INMP441(I2SMic):
     NAME = "inmp441"
     BITS = 24
+    NOISE_FLOOR_DB = 33  # dB(A): 94 dB SPL - SNR 61 dB(A)

@@ -20,3 +20,4 @@ class SPH0645(I2SMic):
     NAME = "sph0645"
     BITS = 18
     QUIRK = True
+    NOISE_FLOOR_DB = 29  # dB(A): 94 dB SPL - SNR 65 dB(A)

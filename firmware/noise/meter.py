@@ -59,17 +59,6 @@ def _forget(package, name):
         delattr(package, name)
 
 
-def _design(rate):
-    """A-weighting coefficients and the filter's gain at 1 kHz (dB) for `rate`. aweighting.py is
-    needed only here, once per meter: it is unloaded afterwards."""
-    import noise
-    from noise import aweighting
-
-    coeffs = aweighting.coefficients(rate)
-    gain = aweighting.gain_db(1000, rate, coeffs)
-    _forget(noise, "aweighting")
-    return coeffs, gain
-
 REFERENCE_DB = 94.0  # dB SPL of the reference tone
 REFERENCE_DBFS = -26.0  # its RMS relative to a full-scale sine's (microphone sensitivity)
 _FULL_SCALE_SINE_DB = 450 * math.log10(2)  # 10 log10(2**45): mean square of a sine of amplitude 2**23 (kernel: y >> 3)
@@ -82,11 +71,17 @@ class NoiseMeter:
         """`use_viper`: None picks the viper kernel where it runs, True requires it, False never."""
         if use_viper and _viper is None:
             raise ValueError("the viper kernel needs MicroPython with the native emitter")
-        self.rate = int(rate)
-        coeffs, gain_1k = _design(self.rate)
+        rate = int(rate)
+        # A-weighting coefficients and the filter's gain at 1 kHz: aweighting.py is needed only
+        # here, once per meter, so it is unloaded afterwards.
+        import noise
+        from noise import aweighting
+
+        coeffs = aweighting.coefficients(rate)
+        gain_1k = aweighting.gain_db(1000, rate, coeffs)
+        _forget(noise, "aweighting")
         self._co = array("i", coeffs)
         self.block = coeffs[8]
-        self.calibration_db = float(calibration_db)
         if (use_viper is None or use_viper) and _viper is not None:
             self._process = _viper
         else:
@@ -94,9 +89,11 @@ class NoiseMeter:
 
             self._process = kernel.process
         self.viper = self._process is _viper
-        self._offset = (REFERENCE_DB - REFERENCE_DBFS + self.calibration_db - _FULL_SCALE_SINE_DB - gain_1k)
+        # Rate and calibration are folded into these two and not kept: fewer attributes, a smaller
+        # instance table in the device's heap.
+        self._offset = (REFERENCE_DB - REFERENCE_DBFS + float(calibration_db) - _FULL_SCALE_SINE_DB - gain_1k)
         self._st = array("i", bytes(4 * _N_STATE))
-        self._spill_at = _SPILL_S * self.rate
+        self._spill_at = _SPILL_S * rate
         self.reset()
 
     def reset(self):
@@ -194,7 +191,3 @@ class NoiseMeter:
         self._count = 0
         self._clear_extremes()
         return laeq, lamin, lamax
-
-    def duration_s(self):
-        """Seconds of samples in the current interval."""
-        return (self._count + self._pending) / self.rate

@@ -19,60 +19,15 @@ the kit: "derived": ["pollen_proxy"] (sensors/pollen.py; options in kit["pollen"
 import asyncio
 import time
 
-_MODULES = {
-    "sds011": "pm_sds011", "bme280": "climate_bme280",
-    "bme680": "climate_bme680", "sht3x": "climate_sht3x", "sht4x": "climate_sht4x",
-    "pms5003": "pm_pms5003", "pms7003": "pm_pms5003", "sps30": "pm_sps30",
-    "inmp441": "sound_i2s", "ics43434": "sound_i2s", "sph0645": "sound_i2s",
-}
-_DERIVED = {"pollen_proxy": "pollen"}
-
-
-def _load(sensor_type):
-    try:
-        name = _MODULES[sensor_type]
-    except KeyError:
-        raise ValueError("sensor type %r unknown; known: %s" % (sensor_type, ", ".join(sorted(_MODULES))))
-    return __import__("sensors." + name, None, None, ("Sensor",)).Sensor
-
-
-def _load_derived(name, kit):
-    try:
-        module = _DERIVED[name]
-    except KeyError:
-        raise ValueError("derived quantity %r unknown; known: %s" % (name, ", ".join(sorted(_DERIVED))))
-    return __import__("sensors." + module, None, None, ("Derived",)).Derived(kit)
-
-
-async def _maybe_await(r):
-    # begin()/end() are plain methods for most sensors and coroutines for some (see docstring).
-    if r is None or r is True or r is False:
-        return r
-    return await r
-
-
-def _ms(seconds):
-    return int(seconds * 1000)
-
-
 class Sampler:
-    def __init__(self, kit, buses, sampling):
-        self._average_ms = _ms(sampling.get("average_s", 5))
-        self._period_ms = max(1, _ms(sampling.get("sample_period_s", 1)))
-        override = sampling.get("warmup_s")
-        self._sensors = []
-        quantities = []
-        for entry in kit["sensors"]:
-            cls = _load(entry["type"])
-            warmup = override if override is not None else entry.get("warmup_s")
-            s = cls(entry, buses.get(entry["bus"]), warmup)
-            self._sensors.append(s)
-            quantities.extend(s.win.quantities)
-        self._derived = [_load_derived(name, kit) for name in kit.get("derived") or ()]
-        for d in self._derived:
-            quantities.append(d.quantity)
-        self.quantities = tuple(quantities)
-        self._ticks = max(1, self._average_ms // self._period_ms)
+    def __init__(self, sensors, derived, quantities, average_ms, period_ms):
+        """Built by build() (sensors/from_kit.py): the kit's sensor objects and derived quantities."""
+        self._sensors = sensors
+        self._derived = derived
+        self.quantities = quantities
+        self._average_ms = average_ms
+        self._period_ms = period_ms
+        self._ticks = max(1, average_ms // period_ms)
         self._active = []
 
     def _failed(self, s, exc):
@@ -91,7 +46,10 @@ class Sampler:
         for s in sensors:
             s.win.reset(s.planned(self._average_ms, self._period_ms))
             try:
-                if await _maybe_await(s.begin()):
+                ok = s.begin()
+                if ok is not True and ok is not False and ok is not None:
+                    ok = await ok  # an async begin() (see the module docstring)
+                if ok:
                     active.append(s)
                     if s.warmup_ms > warm:
                         warm = s.warmup_ms
@@ -116,7 +74,9 @@ class Sampler:
                     self._failed(s, e)
         for s in active:
             try:
-                await _maybe_await(s.end())
+                done = s.end()
+                if done is not None:
+                    await done  # an async end()
             except Exception as e:
                 self._failed(s, e)
         for s in sensors:
@@ -131,5 +91,18 @@ class Sampler:
 
 
 def build(kit, buses, sampling):
-    """Build the kit's sampler from kit["sensors"] and the buses made by board.make_buses()."""
-    return Sampler(kit, buses, sampling)
+    """Build the kit's sampler from kit["sensors"] and the buses made by board.make_buses().
+
+    The code that reads the kit (sensors/from_kit.py) is needed only now: it is unloaded afterwards
+    (the next build loads it again), which leaves its objects out of every measurement cycle's heap."""
+    import sys
+
+    import sensors
+    from sensors import from_kit
+
+    try:
+        return from_kit.sampler(kit, buses, sampling)
+    finally:
+        sys.modules.pop("sensors.from_kit", None)
+        if hasattr(sensors, "from_kit"):
+            delattr(sensors, "from_kit")

@@ -45,6 +45,15 @@ class Sensor:
             self._heater_ms = heater.get("duration_ms", HEATER_MS)
         self._ambient_c = 25  # Bosch's default until a temperature was measured
         self._drv = None
+        if bus is not None:
+            # Built with the app, while the heap is in one piece: the driver (its calibration, its
+            # buffers) stays for good, and the first cycle's begin() would build it among that
+            # cycle's objects. A chip that does not answer yet is looked for again, and reported,
+            # by begin().
+            try:
+                self._drv = BME680(bus, self._address)
+            except (SensorError, OSError):
+                pass
 
     def planned(self, average_ms, period_ms):
         return max(1, average_ms // period_ms)

@@ -25,6 +25,14 @@ class Sensor:
         self._bus = bus
         self._address = entry.get("address", 0x44)
         self._drv = None
+        if bus is not None:
+            # Built with the app, while the heap is in one piece: the driver stays for good, and the
+            # first cycle's begin() would build it among that cycle's objects. A chip that does not
+            # answer yet is looked for again, and reported, by begin().
+            try:
+                self._drv = SHT3x(bus, self._address)
+            except (SensorError, OSError):
+                pass
 
     def planned(self, average_ms, period_ms):
         return max(1, average_ms // period_ms)

@@ -28,10 +28,7 @@ from sensors.window import Window
 
 QUANTITIES = ("noise_laeq", "noise_lamin", "noise_lamax")
 _SCALES = (100, 100, 100)  # levels are added in 0.01 dB
-_FLOOR_DB = {"inmp441": 33, "ics43434": 29, "sph0645": 29}
 _OVERLOAD_DB = 120
-_DRIVERS = {"inmp441": ("drivers.inmp441", "INMP441"), "ics43434": ("drivers.ics43434", "ICS43434"),
-            "sph0645": ("drivers.sph0645", "SPH0645")}
 _CHUNK = 256  # samples per read: 5.3 ms at 48 kHz, 16 ms at 16 kHz
 _SETTLE_MS = 250
 WARMUP_S = 0
@@ -40,10 +37,12 @@ WARMUP_S = 0
 class Sensor:
     def __init__(self, entry, bus, warmup_s=None):
         kind = entry["type"]
-        floor = _FLOOR_DB[kind]
+        # One driver module per microphone, named after the type, its class the type in capitals
+        # (drivers/inmp441.py: INMP441); the class also carries the chip's noise floor.
+        chip = getattr(__import__("drivers." + kind, None, None, ("NAME",)), kind.upper())
+        floor = chip.NOISE_FLOOR_DB
         self.win = Window(kind, QUANTITIES, _SCALES, ((floor, _OVERLOAD_DB),) * 3)
         self.warmup_ms = int((WARMUP_S if warmup_s is None else warmup_s) * 1000)
-        self.calibration_db = float(entry.get("calibration_db", 0.0))
         import board  # only here: the app may unload board.py once the sensors are built
 
         self._rate = entry.get("rate") or board.rate_of(bus) or getattr(bus, "rate", None)
@@ -51,40 +50,37 @@ class Sensor:
         self._ibuf_words = (getattr(bus, "ibuf", None) or board.ibuf_of(bus)) // 4
         self._drv = None
         if bus is not None:
-            mod, cls = _DRIVERS[kind]
-            quirk = entry.get("quirk")
-            self._drv = getattr(__import__(mod, None, None, (cls,)), cls)(bus, quirk)
-        self._words = array("i", bytes(4 * _CHUNK))
+            self._drv = chip(bus, entry.get("quirk"))
         self._meter = None
         if self._drv is not None and self._rate:
             # Built with the app, while the heap is in one piece: begin() would load noise/meter.py
             # in the middle of the first cycle, between the link's buffers and the reading's objects.
             from noise.meter import NoiseMeter
 
-            self._meter = NoiseMeter(self._rate, self.calibration_db)
+            self._meter = NoiseMeter(self._rate, float(entry.get("calibration_db", 0.0)))
         self._task = None
+        self._words = None  # the chunk buffer, during a window only (start_window)
         self._error = None
         self._clipped = 0
         self._lost = False
-        self.windows = 0
 
     def planned(self, average_ms, period_ms):
         return 1  # one set of levels per window
 
     def begin(self):
-        if self._drv is None or not self._rate:
+        if self._meter is None:  # built only with a bus and a sample rate (__init__)
             self.win.error("absent")
             return False
-        if self._meter is None:
-            from noise.meter import NoiseMeter
-
-            self._meter = NoiseMeter(self._rate, self.calibration_db)
         return True
 
     def start_window(self):
         self._error = None
         self._clipped = 0
         self._lost = False
+        # The chunk buffer exists only during a window: end() lets go of it before the app spools
+        # and publishes the reading, so that its 1 KB is free for them. Made from a range, not from
+        # bytes(), so that no second 1 KB object is needed for a moment (every read overwrites it).
+        self._words = array("i", range(_CHUNK))
         self._task = asyncio.create_task(self._run())
 
     async def sample(self):
@@ -139,7 +135,8 @@ class Sensor:
         task = self._task
         self._task = None
         if task is not None:
-            task.cancel()
+            task.cancel()  # it stops at its next await, and no longer reads the buffer
+        self._words = None
         win = self.win
         if self._error is not None:
             win.error(self._error)
@@ -157,5 +154,4 @@ class Sensor:
                 win.flag(i, "overload")
             if self._lost:
                 win.flag(i, "few_samples")
-        self.windows += 1
 

@@ -13,19 +13,20 @@ class Window:
         self.quantities = quantities
         self._scales = scales
         self._ranges = ranges
-        self._sums = [0] * len(quantities)
-        self._counts = [0] * len(quantities)
+        # Sums, counts and the flags a sensor raised itself (e.g. "overload"), per quantity: made by
+        # reset() and dropped by report(), so that between cycles, while the app spools and
+        # publishes the reading, they are not in the heap.
+        self._sums = self._counts = self._extra = None
         self.kinds = []  # error kinds seen this cycle, each once
-        self._extra = [None] * len(quantities)  # flags a sensor raised itself (e.g. "overload")
         self.planned = 1
 
     def reset(self, planned):
-        for i in range(len(self._sums)):
-            self._sums[i] = 0
-            self._counts[i] = 0
+        """Start a window (before the sensor's begin(): its errors count in this window)."""
+        n = len(self.quantities)
+        self._sums = [0] * n
+        self._counts = [0] * n
+        self._extra = [None] * n
         self.kinds.clear()
-        for i in range(len(self._extra)):
-            self._extra[i] = None
         self.planned = planned
 
     def add(self, i, raw):
@@ -55,7 +56,7 @@ class Window:
             mean = self._sums[i] / n / self._scales[i]
             values[q] = mean
             low, high = self._ranges[i]
-            f = None if self._extra[i] is None else list(self._extra[i])
+            f = self._extra[i]  # handed over as it is: the window lets go of it below
             if mean < low or mean > high:
                 if f is None:
                     f = ["out_of_range"]
@@ -72,3 +73,4 @@ class Window:
             self.kinds.append("timeout")  # nothing arrived and nobody said why
         for kind in self.kinds:
             errors.append({"sensor": self.sensor, "error": kind})
+        self._sums = self._counts = self._extra = None

@@ -6,6 +6,7 @@ connect() after MQTTConnectionLost); see mqtt_link.backoff_ms(). Incoming QoS 2 
 only ever subscribe with QoS <= 1, so a broker never sends it (spec 3.8.4: granted QoS <= requested).
 """
 import asyncio
+import sys
 import time
 
 try:
@@ -25,6 +26,12 @@ _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
 _MAX_INCOMING = const(8192)  # larger incoming payloads are read, discarded and acknowledged
+# A payload given in pieces is drained every this many bytes: what the stream buffers stays small
+# (the modem's stream sends in chunks of about this size).
+_DRAIN_BYTES = const(1024)
+# How often a request looks for its acknowledgement (_request): a few ms more per publish at most.
+_ACK_POLL_MS = const(20)
+_WRITE_WAIT_MS = const(5)  # how often a packet waiting for the stream looks again (_write)
 
 
 if hasattr(time, "ticks_ms"):
@@ -38,10 +45,10 @@ else:
         return a - b
 
 
-async def _sleep_ms(ms):
-    if hasattr(asyncio, "sleep_ms"):
-        await asyncio.sleep_ms(ms)
-    else:
+if hasattr(asyncio, "sleep_ms"):
+    _sleep_ms = asyncio.sleep_ms  # MicroPython: no function of our own in the heap
+else:  # CPython fallback
+    async def _sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 
@@ -73,9 +80,10 @@ def _raise_tls(e):
     tls.raise_if_tls(e)
 
 
-def _varint(n):
-    # Remaining length, spec 2.2.3: 7 bits per byte, least significant first, at most 4 bytes.
-    out = bytearray()
+def _header(first, n):
+    # Fixed header, spec 2.2: the type byte, then the remaining length (2.2.3: 7 bits per byte,
+    # least significant first, at most 4 bytes).
+    out = bytearray((first,))
     while True:
         b = n & 0x7F
         n >>= 7
@@ -90,6 +98,24 @@ def _str(s):
     return bytes((len(s) >> 8, len(s) & 0xFF)) + s
 
 
+def _connect_packet(client_id, username, password, keepalive, clean_session, will):
+    # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
+    flags = 0x02 if clean_session else 0
+    payload = _str(client_id)
+    if will:
+        topic, msg, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        payload += _str(topic) + _str(msg)
+    if username is not None:
+        flags |= 0x80
+        payload += _str(username)
+        if password is not None:
+            flags |= 0x40
+            payload += _str(password)
+    var = b"\x00\x04MQTT\x04" + bytes((flags, keepalive >> 8, keepalive & 0xFF))
+    return bytes(_header(_CONNECT, len(var) + len(payload)) + var + payload)
+
+
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
                  clean_session=True, will=None, on_message=None, timeout_ms=10000, ssl=None,
@@ -102,14 +128,12 @@ class MQTTClient:
         `on_message(topic: str, payload: bytes, retained: bool)` is called in the reader task for each
         incoming PUBLISH: keep it short, or hand the work to another task.
         """
-        self.client_id = client_id
+        # The CONNECT packet is the same at every connection: built once, the will and credentials
+        # are not kept apart from it.
+        self._connect_packet = _connect_packet(client_id, username, password, keepalive, clean_session, will)
         self.host = host
         self.port = port
-        self.username = username
-        self.password = password
         self.keepalive = keepalive
-        self.clean_session = clean_session
-        self.will = will
         self.on_message = on_message
         self.timeout_ms = timeout_ms
         self.ssl = ssl
@@ -119,13 +143,12 @@ class MQTTClient:
         self._writer = None
         self._tasks = []
         self._pid = 0
-        self._waiting = {}  # packet id -> [Event, result]
-        self._lock = asyncio.Lock()
+        self._waiting = {}  # packet id -> None while it waits, then its result (or the exception)
+        self._writing = False  # a packet is being written (_write): others wait their turn
         self._last_rx = 0
         self._last_tx = 0
         self._up = False
         self.lost = None  # the exception that ended the last connection, if any
-        self._hdr = bytearray(5)  # fixed header scratch: type byte + remaining length
         self._skipped = False
 
     @property
@@ -141,6 +164,10 @@ class MQTTClient:
         try:
             if self.open_connection is not None:
                 opening = self.open_connection(self.host, self.port)
+            elif sys.implementation.name == "micropython":  # without asyncio's streams (tcp.py)
+                from transport import tcp
+
+                opening = tcp.open_connection(self.host, self.port, self.ssl, self.server_hostname)
             elif self.ssl is None:
                 opening = asyncio.open_connection(self.host, self.port)
             else:
@@ -154,7 +181,7 @@ class MQTTClient:
                 _raise_tls(e)
             raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
         try:
-            await self._write(self._connect_packet())
+            await self._write(self._connect_packet)
             typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             await self._close_socket()
@@ -182,23 +209,6 @@ class MQTTClient:
         self._tasks = [asyncio.create_task(self._read_loop())]
         if self.keepalive:
             self._tasks.append(asyncio.create_task(self._ping_loop()))
-
-    def _connect_packet(self):
-        # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
-        flags = 0x02 if self.clean_session else 0
-        payload = _str(self.client_id)
-        if self.will:
-            topic, msg, qos, retain = self.will
-            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-            payload += _str(topic) + _str(msg)
-        if self.username is not None:
-            flags |= 0x80
-            payload += _str(self.username)
-            if self.password is not None:
-                flags |= 0x40
-                payload += _str(self.password)
-        var = b"\x00\x04MQTT\x04" + bytes((flags, self.keepalive >> 8, self.keepalive & 0xFF))
-        return bytes((_CONNECT,)) + _varint(len(var) + len(payload)) + var + payload
 
     async def disconnect(self):
         """Send DISCONNECT (so the broker discards the will) and close."""
@@ -234,22 +244,38 @@ class MQTTClient:
             if t is not me:
                 t.cancel()
         self._tasks = []
-        for entry in self._waiting.values():
-            entry[1] = exc or MQTTConnectionLost("disconnected")
-            entry[0].set()
-        self._waiting = {}
+        waiting = self._waiting
+        for pid in waiting:
+            if waiting[pid] is None:  # not answered yet: it never will be
+                waiting[pid] = exc or MQTTConnectionLost("disconnected")
         await self._close_socket()
 
     # ---- low-level I/O ----------------------------------------------------------------------
-    async def _write(self, *chunks):
-        async with self._lock:
+    async def _write(self, head, body=()):
+        """Write one packet: `head` (bytes), then each piece of `body` (an iterable of bytes, which
+        may be produced as it is written: a payload need not exist in one piece)."""
+        # One packet at a time: pieces of two packets must not interleave. Writers rarely meet (a
+        # ping or a PUBACK while an uplink is written), so the one that finds the stream busy looks
+        # again a little later: a flag where an asyncio.Lock cost 0.7 KB (its module and itself).
+        while self._writing:
+            await _sleep_ms(_WRITE_WAIT_MS)
+        self._writing = True
+        try:
             w = self._writer
             if w is None:
                 raise MQTTConnectionLost("not connected")
-            for c in chunks:
-                w.write(c)
+            w.write(head)
+            buffered = 0
+            for piece in body:
+                w.write(piece)
+                buffered += len(piece)
+                if buffered >= _DRAIN_BYTES:
+                    await w.drain()
+                    buffered = 0
             await w.drain()
             self._last_tx = _ticks_ms()
+        finally:
+            self._writing = False
 
     async def _read_packet(self):
         """(type byte, body bytes) of the next packet; raises EOFError/OSError when the socket closes."""
@@ -295,10 +321,8 @@ class MQTTClient:
                     await self._on_publish(typ, body)
                 elif kind == _PUBACK or kind == _SUBACK:
                     pid = body[0] << 8 | body[1]
-                    entry = self._waiting.pop(pid, None)
-                    if entry is not None:
-                        entry[1] = body[2:] if kind == _SUBACK else True
-                        entry[0].set()
+                    if pid in self._waiting and self._waiting[pid] is None:  # _request waits for it
+                        self._waiting[pid] = body[2:] if kind == _SUBACK else True
                 elif kind == _PINGRESP:
                     pass
                 else:
@@ -328,7 +352,7 @@ class MQTTClient:
             except Exception as e:  # a bad callback must not kill the connection
                 print("mqtt: on_message failed:", repr(e))
         if qos == 1:
-            await self._write(b"\x40\x02", pid)
+            await self._write(b"\x40\x02" + pid)
 
     async def _ping_loop(self):
         # Spec 3.1.2.10: send something at least every keepalive seconds; the broker drops us after
@@ -356,48 +380,57 @@ class MQTTClient:
             if self._pid not in self._waiting:
                 return self._pid
 
-    async def _request(self, pid, *chunks):
-        ev = asyncio.Event()
-        entry = [ev, None]
-        self._waiting[pid] = entry
+    async def _request(self, pid, head, body=()):
+        """Send a packet the broker acknowledges (PUBLISH QoS 1, SUBSCRIBE); return the answer.
+
+        The reader task files the acknowledgement in _waiting[pid], where this looks for it every
+        _ACK_POLL_MS: an Event awaited under wait_for cost an Event, a task and a closure per request
+        (about 1 KB, at the peak of a send)."""
+        waiting = self._waiting
+        waiting[pid] = None
         try:
-            await self._write(*chunks)
-            await asyncio.wait_for(ev.wait(), self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            self._waiting.pop(pid, None)
-            exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
-            await self._shutdown(exc)
-            raise exc
+            await self._write(head, body)
+            t0 = _ticks_ms()
+            while waiting[pid] is None:
+                if _ticks_diff(_ticks_ms(), t0) >= self.timeout_ms:
+                    exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
+                    await self._shutdown(exc)
+                    raise exc
+                await _sleep_ms(_ACK_POLL_MS)
+            res = waiting[pid]
         except (OSError, EOFError) as e:
-            self._waiting.pop(pid, None)
             exc = MQTTConnectionLost("connection lost (%s)" % (e,))
             await self._shutdown(exc)
             raise exc
-        res = entry[1]
+        finally:
+            waiting.pop(pid, None)
         if isinstance(res, Exception):
             raise res
         return res
 
-    async def publish(self, topic, payload, qos=0, retain=False):
-        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise)."""
+    async def publish(self, topic, payload, qos=0, retain=False, size=None):
+        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise).
+
+        `payload`: bytes (or str); or, with `size`, an iterable of bytes pieces, `size` bytes in all,
+        written as they come (MQTT needs the length first: wire.batch_pieces says how it is known)."""
         if not self._up:
             raise MQTTConnectionLost("not connected")
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
-        if isinstance(payload, str):
-            payload = payload.encode()
+        if size is None:
+            if isinstance(payload, str):
+                payload = payload.encode()
+            size = len(payload)
+            payload = (payload,)
         t = _str(topic)
-        hdr = self._hdr
-        hdr[0] = _PUBLISH | (qos << 1) | (1 if retain else 0)
-        rl = _varint(len(t) + len(payload) + (2 if qos else 0))
-        hdr[1:1 + len(rl)] = rl
-        head = bytes(hdr[:1 + len(rl)])
+        head = _header(_PUBLISH | (qos << 1) | (1 if retain else 0), len(t) + size + (2 if qos else 0)) + t
         if not qos:
-            await self._write(head, t, payload)
+            await self._write(head, payload)
             return
         pid = self._next_pid()
-        pb = bytes((pid >> 8, pid & 0xFF))
-        await self._request(pid, head, t, pb, payload)
+        head.append(pid >> 8)
+        head.append(pid & 0xFF)
+        await self._request(pid, head, payload)
 
     async def subscribe(self, topic, qos=1):
         """Subscribe; returns the granted QoS; MQTTError if the broker refuses (0x80)."""
@@ -406,7 +439,7 @@ class MQTTClient:
         pid = self._next_pid()
         t = _str(topic)
         body = bytes((pid >> 8, pid & 0xFF)) + t + bytes((qos,))
-        granted = await self._request(pid, bytes((_SUBSCRIBE,)) + _varint(len(body)), body)
+        granted = await self._request(pid, _header(_SUBSCRIBE, len(body)) + body)
         if not granted or granted[0] == 0x80:
             raise MQTTError("subscription to %s refused" % topic)
         return granted[0]

@@ -15,9 +15,6 @@ from transport.mqtt import MQTTClient, MQTTError
 
 _BACKOFF_BASE_MS = const(1000)
 _BACKOFF_CAP_MS = const(300000)  # 5 min: a broker outage must not become a reconnect storm
-# Payload limit when no buffer could be allocated: a heap that refused 1 KB must not be asked for
-# wire.MAX_PAYLOAD (16 KB, plus its copy as bytes) per uplink; small uplinks still get through.
-_FALLBACK_PAYLOAD = const(1024)
 
 
 # Ports whose time.time() counts from 2000-01-01 need this added to give Unix time (as in app.py).
@@ -37,29 +34,8 @@ def backoff_ms(attempt, base_ms=_BACKOFF_BASE_MS, cap_ms=_BACKOFF_CAP_MS):
     return random.getrandbits(30) % (ceiling + 1)
 
 
-def _alloc_buf(size):
-    import gc
-
-    while size >= 1024:
-        gc.collect()
-        try:
-            return bytearray(size)
-        except MemoryError:
-            size //= 2
-    return None  # encode_batch then allocates per uplink, at most _FALLBACK_PAYLOAD bytes
-
-
-def _tls_context(tls):
-    from transport import tls as _tls
-
-    try:
-        return _tls.context(tls)
-    except ValueError as e:
-        raise LinkError(str(e))
-
-
 class MqttLink:
-    def __init__(self, cfg, device, kit, firmware, open_connection=None, payload_cap=None):
+    def __init__(self, cfg, device, kit, firmware, open_connection=None):
         self.cfg = cfg
         self.device = device
         self.kit = kit
@@ -68,28 +44,30 @@ class MqttLink:
         self.bad_configs = 0
         m = cfg["mqtt"]
         tls = m.get("tls")
+        ssl = None
+        if tls is not None:  # tls.py is loaded only by a link that uses TLS
+            from transport import tls as tls_settings
+
+            try:
+                ssl = tls_settings.context(tls)
+            except ValueError as e:
+                raise LinkError(str(e))
         self.backoff_cap_ms = int(m.get("backoff_cap_s", 300) * 1000)
+        # Topics are built where they are used (once per uplink at most), not kept: 64 bytes each.
         self._client = MQTTClient(
             device, m["host"], m.get("port", 1883),
             username=m.get("username") or None, password=m.get("password") or None,
             keepalive=m.get("keepalive_s", 60), clean_session=True,
             will=(wire.topic_status(device), wire.offline_will(device), 1, True),
             on_message=self._on_message,
-            ssl=_tls_context(tls) if tls is not None else None,
+            ssl=ssl,
             server_hostname=tls.get("server_hostname") if isinstance(tls, dict) else None,
             open_connection=open_connection,
         )
-        # One payload buffer for the life of the link (see wire.encode_batch), allocated now, before
-        # the connection's streams and tasks fragment the heap (at the first send, a heap with 18 KB
-        # free could no longer give 1 KB in one piece): mqtt.payload_bytes trades RAM for fewer,
-        # larger uplinks; smaller if the heap is short.
-        size = min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD)
-        if payload_cap:
-            size = min(size, payload_cap)
-        self._buf = _alloc_buf(size)
-        self._t_up = wire.topic_up(device)
-        self._t_status = wire.topic_status(device)
-        self._t_config = wire.topic_config(device)
+        # An uplink is written a reading at a time as it is sent (wire.batch_pieces), never held in
+        # one piece: no payload buffer (it was 2-4 KB for the life of the link). mqtt.payload_bytes
+        # still bounds an uplink, for the broker's sake.
+        self._payload_limit = min(m.get("payload_bytes", 4096), wire.MAX_PAYLOAD)
 
     @property
     def connected(self):
@@ -99,7 +77,7 @@ class MqttLink:
         """MQTT (will = offline status), subscribe to our config, publish online status."""
         try:
             await self._client.connect()
-            await self._client.subscribe(self._t_config, 1)
+            await self._client.subscribe(wire.topic_config(self.device), 1)
             await self.publish_status({"state": "online", "kit": self.kit, "firmware": self.firmware})
         except MQTTError as e:
             await self._client.disconnect()
@@ -114,11 +92,10 @@ class MqttLink:
         """
         i = 0
         while i < len(readings):
-            payload, n = wire.encode_batch(self.device, self.kit, self.firmware,
-                                           readings[i:] if i else readings,
-                                           _FALLBACK_PAYLOAD if self._buf is None else wire.MAX_PAYLOAD,
-                                           self._buf, int(time.time()) + _EPOCH_OFFSET)  # sent: the device clock
-            await self._publish(self._t_up, payload, False)
+            # sent: the device clock's Unix time
+            head = wire.uplink_head(self.device, self.kit, self.firmware, int(time.time()) + _EPOCH_OFFSET)
+            n, size = wire.fit_batch(head, readings, i, self._payload_limit)
+            await self._publish(wire.topic_up(self.device), wire.batch_pieces(head, readings, i, n), False, size)
             i += n
 
     async def _status_extra(self, s):
@@ -131,18 +108,18 @@ class MqttLink:
         if "state" not in s:
             s["state"] = "online"
         await self._status_extra(s)
-        await self._publish(self._t_status, wire.encode_status(s), True)
+        await self._publish(wire.topic_status(self.device), wire.encode_status(s), True)
 
-    async def _publish(self, topic, payload, retain):
+    async def _publish(self, topic, payload, retain, size=None):
         if not self.connected:
             raise LinkError("link down")
         try:
-            await self._client.publish(topic, payload, 1, retain)
+            await self._client.publish(topic, payload, 1, retain, size)
         except MQTTError as e:
             raise LinkError("MQTT publish on %s: %s" % (topic, e))
 
     def _on_message(self, topic, payload, retained):
-        if topic != self._t_config:
+        if topic != wire.topic_config(self.device):
             return
         try:
             cfg = wire.decode_config(payload)
@@ -158,7 +135,7 @@ class MqttLink:
         disconnect. Best effort; the network is left up."""
         if self._client.connected:
             try:
-                await self._client.publish(self._t_status, wire.offline_will(self.device), 1, True)
+                await self._client.publish(wire.topic_status(self.device), wire.offline_will(self.device), 1, True)
             except MQTTError:
                 pass
         await self._client.disconnect()

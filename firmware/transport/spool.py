@@ -42,19 +42,22 @@ _SEQ_BLOCK = const(100)
 _SEQ_LIMIT = const(0x7FFFFFFF)  # the wire format keeps seq below 2**31
 _MAX_ANCHORS = const(16)
 _MAX_SHIFTS = const(8)
-_SEG_SUFFIX = ".seg"
+SEG_SUFFIX = ".seg"
 
 
 class SpoolError(Exception):
     pass
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+try:
+    memoryview("")
+
+    def _bytes_view(s):
+        return memoryview(s)  # MicroPython: a str is a buffer of its UTF-8, no copy needed
+except TypeError:  # CPython fallback
+
+    def _bytes_view(s):
+        return memoryview(s.encode())
 
 
 def _replace(tmp, final):
@@ -71,47 +74,24 @@ class Spool:
         self.max_bytes = max_bytes
         self.seg_bytes = min(seg_bytes, max(256, max_bytes // 4))
         self.untimed = 0  # readings dropped this boot because their time can never be known
-        if not _exists(path):
-            os.mkdir(path)
-        self._acked, self._reserved, boot, self.dropped = self._read_state()
-        self.boot = boot + 1
-        self._anchors = self._read_anchors()
-        self._shifts = self._read_json("shift", list)  # [[up to seq, seconds], ...]
-        # segments: list of [first_seq, last_seq, unacked count, bytes], oldest first.
-        self._segs = []
-        next_seq = max(self._reserved, self._acked + 1)
-        for name in sorted(n for n in os.listdir(path) if n.endswith(_SEG_SUFFIX)):
-            first = int(name[:-len(_SEG_SUFFIX)])
-            last, count, size = self._scan(first)
-            if last < 0:  # empty or only a torn record
-                os.remove(self._seg_path(first))
-                continue
-            self._segs.append([first, last, count, size])
-            if last + 1 > next_seq:
-                next_seq = last + 1
-        self._next = next_seq
-        self._reserved = next_seq  # the next append reserves a fresh block (and records this boot)
         self._open_seg = None  # first seq of the segment appended to; None: start a new one
+        # State, clock anchors, shifts and segments (self._segs: [first_seq, last_seq, unacked
+        # count, bytes], oldest first) come back from flash; that code runs once per boot, so it
+        # leaves the heap afterwards.
+        import sys
+
+        import transport
+        from transport import spool_restore
+
+        spool_restore.restore(self)
+        sys.modules.pop("transport.spool_restore", None)
+        delattr(transport, "spool_restore")
         self._write_state()
         self._drop_acked()
 
     # ---- files ------------------------------------------------------------------------------
     def _seg_path(self, first):
-        return "%s/%010d%s" % (self.path, first, _SEG_SUFFIX)
-
-    def _read_state(self):
-        for name in ("state", "state.tmp"):
-            try:
-                with open(self.path + "/" + name) as f:
-                    parts = f.read().split()
-                v = [int(p) for p in parts]
-                if len(v) == 2:  # a spool written before boots were counted
-                    v += [0, 0]
-                if len(v) == 4:
-                    return v
-            except (OSError, ValueError):
-                pass
-        return [-1, 0, 0, 0]
+        return "%s/%010d%s" % (self.path, first, SEG_SUFFIX)
 
     def _write_state(self):
         tmp = self.path + "/state.tmp"
@@ -119,49 +99,34 @@ class Spool:
             f.write("%d %d %d %d" % (self._acked, self._reserved, self.boot, self.dropped))
         _replace(tmp, self.path + "/state")
 
-    def _read_json(self, name, kind):
-        for n in (name, name + ".tmp"):
-            try:
-                with open(self.path + "/" + n) as f:
-                    d = json.load(f)
-                if isinstance(d, kind):
-                    return d
-            except (OSError, ValueError):
-                pass
-        return kind()
-
     def _write_json(self, name, value):
         tmp = self.path + "/" + name + ".tmp"
         with open(tmp, "w") as f:
             json.dump(value, f)
         _replace(tmp, self.path + "/" + name)
 
-    def _read_anchors(self):
-        d = self._read_json("clock", dict)
-        return {int(k): d[k] for k in d}
-
     def _write_anchors(self):
         self._write_json("clock", {str(k): self._anchors[k] for k in self._anchors})
 
     def _records(self, first):
-        """Yield (seq, json str) for each intact record of a segment."""
-        with open(self._seg_path(first)) as f:
+        """Yield (seq, line) for each intact record of a segment: the line is bytes, its JSON from
+        offset 8 on. The CRC is checked over a view of the line: no copy of a record but the line."""
+        with open(self._seg_path(first), "rb") as f:
             while True:
                 line = f.readline()
                 if not line:
                     return
-                if len(line) < 10 or line[-1] != "\n":
-                    continue  # torn
-                body = line[8:-1]
+                if len(line) < 10 or line[-1] != 10:  # no newline: torn
+                    continue
                 try:
-                    ok = int(line[:8], 16) == crc32(body.encode())
+                    ok = int(line[:8], 16) == crc32(memoryview(line)[8:-1])
                 except ValueError:
                     ok = False
                 if not ok:
                     continue
-                # seq is the first member: '{"seq":41,...' (see append).
-                i = body.find(",")
-                yield int(body[7:i if i > 0 else -1]), body
+                # seq is the first member: '{"seq":41,...' (see append), after the CRC.
+                i = line.find(b",", 15)
+                yield int(line[15:i if i > 0 else -2]), line
 
     def _scan(self, first):
         last = -1
@@ -193,23 +158,24 @@ class Spool:
         if untimed:
             reading["boot"] = self.boot
         try:
-            body = json.dumps(reading, separators=(",", ":"))
+            body = _bytes_view(json.dumps(reading, separators=(",", ":")))[1:]  # without its "{"
         finally:
             if untimed:
                 del reading["boot"]
             reading["seq"] = seq
-        body = '{"seq":%d%s%s' % (seq, "," if len(body) > 2 else "", body[1:])
-        crc = crc32(body.encode())
-        size = len(body) + 9  # CRC (8 hex digits), body, newline
+        head = b'{"seq":%d,' % seq if len(body) > 1 else b'{"seq":%d' % seq
+        crc = crc32(body, crc32(head))
+        size = 8 + len(head) + len(body) + 1  # CRC (8 hex digits), body, newline
         seg = self._segs[-1] if self._segs else None
         if seg is None or self._open_seg != seg[0] or seg[3] + size > self.seg_bytes:
             seg = [seq, seq, 0, 0]
             self._segs.append(seg)
             self._open_seg = seq
-        with open(self._seg_path(seg[0]), "a") as f:
-            f.write("%08x" % crc)  # a record torn between these writes fails its CRC (_records)
+        with open(self._seg_path(seg[0]), "ab") as f:
+            f.write(b"%08x" % crc)  # a record torn between these writes fails its CRC (_records)
+            f.write(head)
             f.write(body)
-            f.write("\n")
+            f.write(b"\n")
         seg[1] = seq
         seg[2] += 1
         seg[3] += size
@@ -273,10 +239,10 @@ class Spool:
                 break
             if s[2] == 0:
                 continue
-            for seq, body in self._records(s[0]):
+            for seq, line in self._records(s[0]):
                 if seq <= self._acked:
                     continue
-                r = json.loads(body)
+                r = json.loads(line[8:])
                 if "time" not in r:
                     boot = r.pop("boot", -1)
                     t0 = self._anchors.get(boot)

@@ -20,10 +20,10 @@ _WIFI_TIMEOUT_MS = const(30000)
 _STAT_NO_AP_FOUND = const(201)  # network.STAT_NO_AP_FOUND on the ESP32 port
 
 
-async def _sleep_ms(ms):
-    if hasattr(asyncio, "sleep_ms"):
-        await asyncio.sleep_ms(ms)
-    else:
+if hasattr(asyncio, "sleep_ms"):
+    _sleep_ms = asyncio.sleep_ms  # MicroPython: no function of our own in the heap
+else:  # CPython fallback
+    async def _sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
 

@@ -32,6 +32,7 @@ _DEFAULT_DECIMALS = const(3)
 _TIME_DECIMALS = const(3)  # a fractional time is written to the millisecond
 _POW10 = (1, 10, 100, 1000, 10000)
 _SEP = (",", ":")
+_PIECE = const(256)  # bytes: an uplink is written in pieces of about this size (batch_pieces)
 
 
 def topic_up(device):
@@ -67,104 +68,82 @@ def fmt_number(v, decimals):
     return sign + s[:-decimals] + ("." + frac if frac else "")
 
 
-def encode_reading(r):
-    """One reading as a JSON object string (flags and errors left out when empty)."""
+def reading_parts(r):
+    """One reading as JSON, in small parts (bytes); flags and errors left out when empty.
+
+    An uplink is measured and written from these parts (fit_batch, batch_pieces), so no reading has
+    to exist in one piece: in the middle of a send, a fragmented heap fails to give the 450 bytes in
+    one block that a reading of 17 values takes (exhibition-v1)."""
     t = fmt_number(r["time"], _TIME_DECIMALS)
     if t is None:
         raise ValueError("reading %s has no valid time" % r.get("seq"))
-    parts = ['{"seq":', str(r["seq"]), ',"time":', t, ',"values":{']
-    first = True
+    yield b'{"seq":%d,"time":' % r["seq"]
+    yield t.encode()
+    yield b',"values":{'
+    sep = ""
     for q, v in r["values"].items():
         s = fmt_number(v, DECIMALS.get(q, _DEFAULT_DECIMALS))
         if s is None:
             continue
-        if not first:
-            parts.append(",")
-        first = False
-        parts.append(json.dumps(q))
-        parts.append(":")
-        parts.append(s)
-    parts.append("}")
+        yield ("%s%s:%s" % (sep, json.dumps(q), s)).encode()
+        sep = ","
+    yield b"}"
     flags = r.get("flags")
     if flags:
-        parts.append(',"flags":')
-        parts.append(json.dumps(flags, separators=_SEP))
+        yield b',"flags":' + json.dumps(flags, separators=_SEP).encode()
     errors = r.get("errors")
     if errors:
-        parts.append(',"errors":')
-        parts.append(json.dumps(errors, separators=_SEP))
-    parts.append("}")
-    return "".join(parts)
+        yield b',"errors":' + json.dumps(errors, separators=_SEP).encode()
+    yield b"}"
 
 
-def _head(device, kit, firmware, sent):
-    return '{"version":1,"device":%s,"kit":%s,"firmware":%s,%s"readings":[' % (
-        json.dumps(device), json.dumps(kit), json.dumps(firmware),
-        "" if sent is None else '"sent":%d,' % sent)
-
-
-def encode_uplink(device, kit, firmware, readings, sent=None):
-    """The uplink payload (bytes) for `readings` (oldest first). ValueError if over the spec's limits."""
-    data, n = encode_batch(device, kit, firmware, readings, sent=sent)
-    if n != len(readings):
-        raise ValueError("uplink too large: %d readings, %d fit (see max_batch)" % (len(readings), n))
-    return data
-
-
-def _put(mv, pos, s):
-    b = s.encode()
-    end = pos + len(b)
-    if end > len(mv):
-        return -1
-    mv[pos:end] = b
-    return end
-
-
-def encode_batch(device, kit, firmware, readings, limit=MAX_PAYLOAD, buf=None, sent=None):
-    """Encode the longest prefix of `readings` that fits in `limit` bytes and 100 readings.
+def uplink_head(device, kit, firmware, sent=None):
+    """The uplink payload's beginning (bytes), up to its readings array.
 
     `sent`: the device clock's Unix time (whole seconds) as the uplink is sent, so the server can tell
-    a clock that runs ahead from the time it received the uplink (docs/wire-format.md).
+    a clock that runs ahead from the time it received the uplink (docs/wire-format.md)."""
+    return ('{"version":1,"device":%s,"kit":%s,"firmware":%s,%s"readings":[' % (
+        json.dumps(device), json.dumps(kit), json.dumps(firmware),
+        "" if sent is None else '"sent":%d,' % sent)).encode()
 
-    Returns (payload, number of readings encoded); ValueError if not even one fits. With `buf` (a
-    bytearray allocated once, early, while the heap is not yet fragmented) the payload is written into
-    it and returned as a memoryview of it, valid until the next call, and `limit` is min(limit,
-    len(buf)); without it the payload is a new bytes object. A 30-reading batch fragments a 110 KiB
-    heap enough that a fresh 5 KiB allocation can fail (tests/firmware/test_transport_heap.py).
-    """
-    own = buf is None
-    if own:
-        buf = bytearray(limit)
-    mv = memoryview(buf)
-    if len(mv) > limit:
-        mv = mv[:limit]
-    pos = _put(mv, 0, _head(device, kit, firmware, sent))
+
+def fit_batch(head, readings, start=0, limit=MAX_PAYLOAD):
+    """(n, size): how many readings from readings[start] on (at most 100) fit an uplink of `limit`
+    bytes that begins with `head` (uplink_head), and that uplink's size in bytes.
+
+    ValueError if not even one fits. Each reading is encoded here only to be measured: an uplink is
+    then written by batch_pieces() as it is sent, so it never exists in one piece (a 30-reading batch
+    fragments a 110 KiB heap enough that a fresh 5 KiB allocation can fail)."""
+    size = len(head) + 2  # the closing "]}"
     n = 0
-    if pos >= 0:
-        cap = mv[:len(mv) - 2]  # keep room for the closing "]}"
-        for r in readings:
-            if n == MAX_READINGS:
-                break
-            end = _put(cap, pos, ("," if n else "") + encode_reading(r))
-            if end < 0:
-                break
-            pos = end
-            n += 1
+    while start + n < len(readings) and n < MAX_READINGS:
+        more = 1 if n else 0  # the comma
+        for part in reading_parts(readings[start + n]):
+            more += len(part)
+        if size + more > limit:
+            break
+        size += more
+        n += 1
     if n == 0:
-        raise ValueError("uplink: no reading fits in %d bytes" % len(mv))
-    mv[pos:pos + 2] = b"]}"
-    pos += 2
-    return (bytes(mv[:pos]) if own else mv[:pos]), n
+        raise ValueError("uplink: no reading fits in %d bytes" % limit)
+    return n, size
 
 
-def max_batch(n_values, limit=MAX_PAYLOAD):
-    """Conservative readings-per-uplink for readings of `n_values` quantities with a few flags/errors.
-
-    Guidance for sizing spool.peek(); encode_batch() is the exact check.
-    """
-    per = 48 + 26 * n_values + 120  # seq+time, values, room for flags and one error
-    n = (limit - 160) // per
-    return max(1, min(MAX_READINGS, n))
+def batch_pieces(head, readings, start, n):
+    """The uplink of readings[start:start + n] as bytes pieces of about _PIECE bytes: `head`, the
+    readings, the closing. fit_batch() gives n and the pieces' total size."""
+    yield head
+    piece = bytearray()
+    for i in range(start, start + n):
+        if i > start:
+            piece += b","
+        for part in reading_parts(readings[i]):
+            piece += part
+            if len(piece) >= _PIECE:
+                yield piece
+                piece = bytearray()  # a new one: the stream may keep the last until it drains
+    piece += b"]}"
+    yield piece
 
 
 def encode_status(status):

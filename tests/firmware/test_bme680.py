@@ -203,6 +203,27 @@ out([r.humidity, d.compensate_int(d.raw)[2]])
     assert low[0] < 0
 
 
+def test_calibration_code_is_unloaded_and_reading_class_loaded_only_by_read(tmp_path):
+    """The calibration unpacking runs once per chip and leaves the heap; the sensor layer's integer
+    path (read_raw + compensate_int) never loads read()'s Reading class."""
+    code = PRELUDE + """
+import sys, drivers
+d = BME680(i2c)
+d.set_heater(320, 150)
+time.sleep_ms(d.start_measurement())
+d.compensate_int(d.read_raw())
+res = {"calibration": ["drivers.bme680_calibration" in sys.modules, hasattr(drivers, "bme680_calibration")],
+       "reading_after_int_path": "drivers.bme680_reading" in sys.modules, "par_t1": d.par_t1}
+r = d.read()
+res["reading_after_read"] = "drivers.bme680_reading" in sys.modules
+res["same_object"] = d.read() is r
+out(res)
+"""
+    res = run_fw(code, tmp_path, hw=chip(fixed_adc=FIXED))
+    assert res == {"calibration": [False, False], "reading_after_int_path": False, "par_t1": V["calib"]["par_t1"],
+                   "reading_after_read": True, "same_object": True}
+
+
 def test_read_heap(tmp_path):
     """Bytes a read allocates (unix port, 64-bit small ints; on the ESP32 intermediates past 2^30
     become long ints and cost more): read_raw + compensate_int, and the float Reading."""

@@ -19,7 +19,7 @@ import pytest
 
 from datacityzen.sim.runner import FIRMWARE_HEAP_KB, SIM_HEAP_KB, load_kit, prepare_device
 import test_cycle_heap
-from test_cycle_heap import CYCLE, FRAGMENTATION_SPREAD_KB, GOAL_KB, complete, rom_kb, smallest_heap_kb
+from test_cycle_heap import CYCLE, GOAL_KB, complete, rom_kb, smallest_heap_kb
 from test_lorawan_link import FakeNetwork
 
 # the modem is simulated hardware too: built with the chips, so its share is subtracted
@@ -85,6 +85,6 @@ def test_one_lorawan_cycle_fits_the_esp32_heap(kit_id, tmp_path):
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
     out.mkdir(exist_ok=True)
     (out / f"heap-{kit_id}-lorawan.json").write_text(json.dumps(report, indent=1))
-    # as over Wi-Fi (60.7 and 62.0 KB), these kits meet the project's 64 KB goal over LoRaWAN too, within
-    # the heap's run-to-run fragmentation spread (test_cycle_heap.FRAGMENTATION_SPREAD_KB)
-    assert report["firmware_cycle_kb"] < min(GOAL_KB + FRAGMENTATION_SPREAD_KB, FIRMWARE_HEAP_KB), report
+    # as over Wi-Fi, these kits meet the project's 64 KB goal over LoRaWAN too (57.0 and 57.4 KB: more
+    # than the heap's run-to-run spread, test_cycle_heap.FRAGMENTATION_SPREAD_KB, below it)
+    assert report["firmware_cycle_kb"] < min(GOAL_KB, FIRMWARE_HEAP_KB), report

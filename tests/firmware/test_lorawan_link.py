@@ -260,12 +260,12 @@ def test_link_module_is_registered():
 
 def test_a_lorawan_kit_without_wifi_does_not_open_the_setup_portal(tmp_path):
     res = run_fw("""
-import app
+import portal_gate
 wifi_kit = {"wifi": {"ssid": ""}, "transport": {"link": "wifi"}}
 lora_kit = {"wifi": {"ssid": ""}, "transport": {"link": "lorawan"}}
-r = [app.wants_portal(wifi_kit), app.wants_portal(lora_kit)]
-open(app.PORTAL_FLAG, "w").write("asked")
-r.append(app.wants_portal(lora_kit))
+r = [portal_gate.wants_portal(wifi_kit), portal_gate.wants_portal(lora_kit)]
+open(portal_gate.PORTAL_FLAG, "w").write("asked")
+r.append(portal_gate.wants_portal(lora_kit))
 out(r)
 """, tmp_path, heapsize="300K")
     assert res == [True, False, True]

@@ -52,6 +52,15 @@ def test_a_clap_raises_lamax_far_above_laeq(tmp_path):
     assert 40 < v["noise_lamin"] < 46  # the 45 dB background, A-weighted
 
 
+def test_chunk_buffer_exists_only_during_a_window(tmp_path):
+    """The sound sensor's 1 KB chunk buffer is made when a window starts and dropped when it ends, so
+    it is not in the heap while the app spools and publishes the reading."""
+    code = CYCLE.replace('out({"values"', 'mic = sampler._sensors[0]\nout({"words": mic._words, "values"')
+    kit = json.dumps(KIT)
+    res = run_fw(code % (kit, json.dumps(FAST)), tmp_path, hw=hw(), heapsize="110K")
+    assert res["words"] is None and res["errors"] == [] and len(res["values"]) == 3
+
+
 def test_quiet_room_reads_the_microphone_noise_floor(tmp_path):
     res = cycle(tmp_path, hw())  # no scene: only the INMP441's own noise (SNR 61 dB -> 33 dB)
     laeq = res["values"]["noise_laeq"]

@@ -143,6 +143,23 @@ out({"growth": b - a, "free": gc.mem_free()})
     assert res["free"] > 40000  # the firmware's sensing half plus the simulated chips, in a 110 KB heap
 
 
+def test_build_and_window_state_leave_the_heap_between_cycles(tmp_path):
+    """sensors/from_kit.py serves build() only, and a window's lists serve one cycle: neither stays
+    in the heap while the app spools and publishes."""
+    body = """
+import sys
+cycle()
+out({"module": "sensors.from_kit" in sys.modules, "attr": hasattr(sensors, "from_kit"),
+     "values": sorted(values), "active": len(sampler._active),
+     "window_lists": [[s.win._sums, s.win._counts, s.win._extra] for s in sampler._sensors]})
+"""
+    res = cycle(tmp_path, HEALTHY, body=body)
+    assert res == {"module": False, "attr": False, "values": ["humidity", "pm10", "pm2_5", "pressure", "temperature"],
+                   "active": 0,
+                   # a window's per-quantity lists exist from reset() to report() only, not between cycles
+                   "window_lists": [[None, None, None], [None, None, None]]}
+
+
 def test_unknown_sensor_type_is_a_clear_error(tmp_path):
     kit = copy.deepcopy(KIT)
     kit["sensors"].append({"type": "pms9999", "bus": "uart_pm"})

@@ -15,10 +15,10 @@ def test_encode_and_spool_fit_the_heap(tmp_path):
     out = run_mpy("""
 import gc, json
 gc.collect(); m0 = gc.mem_alloc()
-from transport import wire
+from transport import wire_payload
 from transport.spool import Spool
 gc.collect(); m1 = gc.mem_alloc()
-buf = bytearray(8192)  # the link's payload buffer, allocated at start-up
+buf = bytearray(8192)  # a buffer allocated once, early: encode_batch writes into it
 s = Spool("spool", max_bytes=65536)
 vals = {"pm2_5": 12.34, "pm10": 19.87, "temperature": 11.52, "humidity": 81.43, "pressure": 1016.31}
 res = {"import": m1 - m0}
@@ -27,16 +27,16 @@ for i in range(30):
     s.append({"time": 1795449600 + 300 * i, "values": vals, "flags": {"pm2_5": ["warmup"]}})
     res["append"] = max(res.get("append", 0), gc.mem_alloc() - a)
 gc.collect(); a = gc.mem_alloc()
-batch = s.peek(wire.max_batch(len(vals)))
+batch = s.peek(wire_payload.max_batch(len(vals)))
 res["peek"] = gc.mem_alloc() - a
 gc.collect(); a = gc.mem_alloc()
-data, n = wire.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", batch, buf=buf)
+data, n = wire_payload.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", batch, buf=buf)
 res["encode"] = gc.mem_alloc() - a
 res["bytes"] = len(data); res["n"] = n
 del batch, data
 gc.collect(); a = gc.mem_alloc()
 for i in range(5):  # steady state: peek + encode again and again, the heap must not creep up
-    data, n = wire.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", s.peek(30), buf=buf)
+    data, n = wire_payload.encode_batch("dcz-3f2a9c", "air-outdoor-v1", "0.1.0", s.peek(30), buf=buf)
     del data
     gc.collect()
 res["creep"] = gc.mem_alloc() - a
@@ -51,7 +51,7 @@ print(json.dumps(res))
 
 
 # The cellular link (tests/firmware/test_cellular_link.py has its behaviour): bytes kept by its modules,
-# by the link object (modem driver, AT buffer, socket adapter buffers, payload buffer), and by a live
+# by the link object (modem driver, AT buffer, socket adapter buffers), and by a live
 # session after 30 readings went through; the simulated modem's own heap is measured apart and left out.
 # Unix-port (64-bit) figures measured: 36.7 KB of modules (MQTT client, wire format and the modem driver
 # included), 9.3 KB of link object, 4.8 KB more while a session is up; the ESP32 needs less (16-byte

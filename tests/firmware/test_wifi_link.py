@@ -151,7 +151,7 @@ def test_plain_mqtt_to_a_tls_listener_fails_without_hanging(tls_broker, tmp_path
 
 
 APP = """
-import asyncio, json, config, app
+import asyncio, json, sys, config, app
 cfg = config.load()
 a = app.App(cfg)
 async def main():
@@ -162,7 +162,8 @@ async def main():
         await asyncio.sleep_ms(100)
     await a.link.publish_status(a.status())  # what the status task publishes at once
     print("RESULT " + json.dumps({{"rev": a.config_rev, "rejected": a.config_rejected,
-                                  "interval": a.cfg["sampling"]["interval_s"]}}))
+                                  "interval": a.cfg["sampling"]["interval_s"],
+                                  "modules_kept": [m for m in ("downlink", "config") if m in sys.modules]}}))
     await a.link.close()
 asyncio.run(main())
 """
@@ -194,6 +195,8 @@ def test_downlink_config_is_applied_kept_and_acknowledged(broker, tmp_path, down
         status.close()
     online = [s for s in seen if s["state"] == "online" and "boot" in s]
     assert online, seen
+    # what applies a downlink does not stay in RAM: a retained config comes again at each connect
+    assert res.pop("modules_kept") == []
     if applied:
         assert res == {"rev": 7, "rejected": None, "interval": 300}
         assert online[-1]["config_rev"] == 7

@@ -1,0 +1,101 @@
+"""The smallest heap the real application needs for its first reading, as main.py runs it on a device.
+
+    PYTHONPATH=server python bench/heap_app_run.py [--kit exhibition-v1] [--runs 3]
+
+tests/firmware/test_cycle_heap.py runs a cycle's steps one after the other (connect, measure, flush).
+On a device, main.py runs app.App(cfg).main(): the send task connects and publishes the status while
+the measure task takes the first reading, so their transient objects are alive at the same time. This
+runs that: the app's own tasks until the first reading is acknowledged by the broker, with the same
+measurement as the test (firmware from its ROMFS image, against the server's embedded broker; harness,
+image and simulated hardware subtracted). A run counts only if the first reading has every value of
+the kit and no error, and the app logged no failure (connect_failed, send_failed, measure_failed,
+status_failed): the app retries after a MemoryError, which would hide a heap too small.
+"""
+import argparse
+import json
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "firmware"), str(ROOT / "tests"), str(ROOT / "server")]
+
+import test_cycle_heap as T  # noqa: E402
+from datacityzen.broker import EmbeddedBroker  # noqa: E402
+from datacityzen.sim.runner import load_kit, prepare_device  # noqa: E402
+
+_STEPS = T.CYCLE[T.CYCLE.index("async def cycle():"):T.CYCLE.index("sent, n_values, errors")]
+APP_RUN = T.CYCLE.replace(_STEPS, '''first = []
+measure_once = a.measure_once
+async def measure_and_keep():
+    r = await measure_once()
+    if not first:
+        first.append(r)
+    return r
+a.measure_once = measure_and_keep
+async def cycle():
+    asyncio.create_task(a.main())
+    while not first or a.spool.pending():
+        await asyncio.sleep_ms(10)
+    r = first[0]
+    first.clear()
+    return 1, len(r["values"]), r.get("errors")
+''')
+FAILURES = ("dcz connect_failed", "dcz send_failed", "dcz measure_failed", "dcz status_failed")
+
+
+def run_app(kit, make_folder, heap_kb):
+    folder = make_folder()
+    image, sim_hw = T.firmware_romfs()
+    code = (APP_RUN.replace("I2S_RATE", str(T._i2s_rate(kit))).replace("ROM_SIZE", str(image.stat().st_size))
+            .replace("ROM_PATH", repr(str(image))))
+    try:
+        proc = T.run_mpy(code, cwd=folder, heapsize=f"{heap_kb + T.rom_kb()}K", extra_path=(sim_hw,),
+                         check=False, timeout=30)
+    except Exception:  # a timeout: the app kept retrying
+        return None
+    if any(f in proc.stdout for f in FAILURES):
+        return None
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kit", default="exhibition-v1")
+    ap.add_argument("--runs", type=int, default=1)
+    args = ap.parse_args()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = EmbeddedBroker("127.0.0.1", port)
+    broker.start()
+    kit = load_kit(args.kit)
+    tmp = Path(tempfile.mkdtemp(prefix="dcz-heap-app-"))
+    runs = iter(range(1 << 30))
+
+    def make_folder():
+        folder = tmp / f"dev{next(runs)}"
+        prepare_device(folder, "heap-test-01", kit, ("127.0.0.1", port), 2, None, seed=3)
+        return folder
+
+    try:
+        for _ in range(args.runs):
+            full = run_app(kit, make_folder, T.SIM_HEAP_KB * 2)
+            if not T.complete(full):
+                raise SystemExit(f"no complete run in a large heap: {full}")
+            lo = max(1, (full["steady"] - full["rom_image"]) // 1024 - 1)
+            min_heap = T.smallest_heap_kb(lambda kb: T.complete(run_app(kit, make_folder, kb)), lo,
+                                          T.SIM_HEAP_KB * 2) + T.rom_kb()
+            not_fw = full["harness"] + full["rom_image"] + full["sim_hw"]
+            print(f"{kit['id']:15s} app run  smallest heap {min_heap - not_fw / 1024:6.1f} KB"
+                  f"   in use after {(full['steady'] - not_fw) / 1024:6.1f} KB", flush=True)
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
