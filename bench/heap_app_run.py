@@ -13,17 +13,15 @@ status_failed): the app retries after a MemoryError, which would hide a heap too
 """
 import argparse
 import json
-import socket
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "firmware"), str(ROOT / "tests"), str(ROOT / "server")]
 
 import test_cycle_heap as T  # noqa: E402
-from datacityzen.broker import EmbeddedBroker  # noqa: E402
-from datacityzen.sim.runner import load_kit, prepare_device  # noqa: E402
+from datacityzen.sim.runner import load_kit  # noqa: E402
+from heap_phases import kit_devices, report  # noqa: E402  (bench/, beside this file)
 
 _STEPS = T.CYCLE[T.CYCLE.index("async def cycle():"):T.CYCLE.index("sent, n_values, errors")]
 APP_RUN = T.CYCLE.replace(_STEPS, '''first = []
@@ -68,34 +66,10 @@ def main():
     ap.add_argument("--kit", default="exhibition-v1")
     ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    broker = EmbeddedBroker("127.0.0.1", port)
-    broker.start()
     kit = load_kit(args.kit)
-    tmp = Path(tempfile.mkdtemp(prefix="dcz-heap-app-"))
-    runs = iter(range(1 << 30))
-
-    def make_folder():
-        folder = tmp / f"dev{next(runs)}"
-        prepare_device(folder, "heap-test-01", kit, ("127.0.0.1", port), 2, None, seed=3)
-        return folder
-
-    try:
+    with kit_devices(kit) as make_folder:
         for _ in range(args.runs):
-            full = run_app(kit, make_folder, T.SIM_HEAP_KB * 2)
-            if not T.complete(full):
-                raise SystemExit(f"no complete run in a large heap: {full}")
-            lo = max(1, (full["steady"] - full["rom_image"]) // 1024 - 1)
-            min_heap = T.smallest_heap_kb(lambda kb: T.complete(run_app(kit, make_folder, kb)), lo,
-                                          T.SIM_HEAP_KB * 2) + T.rom_kb()
-            not_fw = full["harness"] + full["rom_image"] + full["sim_hw"]
-            print(f"{kit['id']:15s} app run  smallest heap {min_heap - not_fw / 1024:6.1f} KB"
-                  f"   in use after {(full['steady'] - not_fw) / 1024:6.1f} KB", flush=True)
-    finally:
-        broker.stop()
-
+            report(kit, "app run", lambda kb: run_app(kit, make_folder, kb))
 
 if __name__ == "__main__":
     main()

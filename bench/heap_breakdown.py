@@ -51,7 +51,7 @@ if hw.get("i2s"):
 chips = None
 class _Q:
     pass
-for i in range(1500):  # grow the qstr pool now (see the module docstring)
+for i in range(3000):  # grow the qstr pool now, past what the firmware adds (see the module docstring)
     getattr(_Q, "q%%d" %% i, None)
 out = {"modules": [], "steps": []}  # [name, bytes]: lists keep the order
 def used():
@@ -88,8 +88,8 @@ print("RESULT " + json.dumps(out))
 
 # The modules a cycle of any kit may load, in an order their own imports respect; those a kit does not
 # use are left out (imported only if the kit's sensors need them).
-COMMON = ["asyncio", "asyncio.stream", "asyncio.funcs", "log", "version", "transport", "transport.wire",
-          "drivers", "drivers.errors", "sensors", "sensors.window", "transport.mqtt", "transport.spool",
+COMMON = ["asyncio", "asyncio.funcs", "log", "version", "transport", "transport.wire",
+          "drivers", "drivers.errors", "sensors", "sensors.window", "transport.mqtt", "transport.tcp", "transport.spool",
           "transport.wifi_mqtt"]
 BY_SENSOR = {
     "sds011": ["drivers.sds011", "sensors.pm_sds011"], "pms5003": ["drivers.pms5003", "sensors.pm_pms5003"],

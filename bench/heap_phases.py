@@ -17,6 +17,7 @@ largest totals first, and the qstr pool's growth. Unix port, 64-bit: 32-byte blo
 """
 import argparse
 import collections
+import contextlib
 import re
 import socket
 import sys
@@ -50,19 +51,46 @@ def _script(phase):
     return T.CYCLE.replace(old, new)
 
 
+def report(kit, label, run):
+    """Bisect the smallest heap in which `run(heap_kb)` gives a complete result; print it, less the
+    harness, the ROMFS image and the simulated hardware, with what stays in use after the run."""
+    full = run(T.SIM_HEAP_KB * 2)
+    if not T.complete(full):
+        raise SystemExit(f"{label}: no complete run in a large heap: {full}")
+    lo = max(1, (full["steady"] - full["rom_image"]) // 1024 - 1)
+    min_heap = T.smallest_heap_kb(lambda kb: T.complete(run(kb)), lo, T.SIM_HEAP_KB * 2) + T.rom_kb()
+    not_fw = full["harness"] + full["rom_image"] + full["sim_hw"]
+    print(f"{kit['id']:15s} {label:8s} smallest heap {min_heap - not_fw / 1024:6.1f} KB"
+          f"   in use after {(full['steady'] - not_fw) / 1024:6.1f} KB", flush=True)
+
+
 def phases(kit, make_folder, names):
     for name in names:
         script = _script(name)
-        full = T.run_cycle(kit, make_folder, T.SIM_HEAP_KB * 2, script=script)
-        if not T.complete(full):
-            raise SystemExit(f"{name}: no complete run in a large heap: {full}")
-        lo = max(1, (full["steady"] - full["rom_image"]) // 1024 - 1)
-        hi = T.SIM_HEAP_KB * 2
-        min_heap = T.smallest_heap_kb(lambda kb: T.complete(T.run_cycle(kit, make_folder, kb, script=script)),
-                                      lo, hi) + T.rom_kb()
-        not_fw = full["harness"] + full["rom_image"] + full["sim_hw"]
-        print(f"{kit['id']:15s} {name:8s} smallest heap {min_heap - not_fw / 1024:6.1f} KB"
-              f"   in use after {(full['steady'] - not_fw) / 1024:6.1f} KB", flush=True)
+        report(kit, name, lambda kb: T.run_cycle(kit, make_folder, kb, script=script))
+
+
+@contextlib.contextmanager
+def kit_devices(kit):
+    """The server's embedded broker, running, and make_folder(): a fresh device folder of `kit` on it
+    at each call (a failed run must not leave readings for the next)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = EmbeddedBroker("127.0.0.1", port)
+    broker.start()
+    tmp = Path(tempfile.mkdtemp(prefix="dcz-heap-"))
+    runs = iter(range(1 << 30))
+
+    def make_folder():
+        folder = tmp / f"dev{next(runs)}"
+        prepare_device(folder, "heap-test-01", kit, ("127.0.0.1", port), 2, None, seed=3)
+        return folder
+
+    try:
+        yield make_folder
+    finally:
+        broker.stop()
 
 
 def _blocks(dump):
@@ -108,28 +136,12 @@ def main():
     ap.add_argument("--phases", default="build,connect,measure,full")
     ap.add_argument("--objects", action="store_true")
     args = ap.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    broker = EmbeddedBroker("127.0.0.1", port)
-    broker.start()
     kit = load_kit(args.kit)
-    tmp = Path(tempfile.mkdtemp(prefix="dcz-heap-phases-"))
-    runs = iter(range(1 << 30))
-
-    def make_folder():
-        folder = tmp / f"dev{next(runs)}"
-        prepare_device(folder, "heap-test-01", kit, ("127.0.0.1", port), 2, None, seed=3)
-        return folder
-
-    try:
+    with kit_devices(kit) as make_folder:
         if args.objects:
             objects(kit, make_folder)
         else:
             phases(kit, make_folder, args.phases.split(","))
-    finally:
-        broker.stop()
-
 
 if __name__ == "__main__":
     main()
