@@ -3,8 +3,8 @@ name with the AP's address, and one small bilingual page (French / English) to p
 its password and the server; saving writes device.json and reboots into normal mode.
 
 Opened on first boot (no network configured; it stays open until saved) or, after a reboot, when the
-configured network has been absent for cfg["wifi"]["portal_after_s"] (app.py; the portal does not fit
-in RAM beside the running app). Then it closes when that network is back in the scan or after
+configured network has been absent for cfg["wifi"]["portal_after_s"] (the app decides, through
+portal_gate.py; the portal does not fit in RAM beside the running app). Then it closes when that network is back in the scan or after
 cfg["portal"]["timeout_s"] (300), and the device reboots into normal mode (measuring into the spool).
 
 Captive portal detection (how a phone decides to show the sign-in sheet):
