@@ -164,6 +164,51 @@ def test_nothing_listening_is_a_typed_error():
     assert out.strip() == "refused -1"
 
 
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime):
+    """A host that takes the TCP connection and then says nothing (a broker hung, a captive portal's
+    proxy): connect() gives up after timeout_ms with MQTTConnectError, not a hang. Under MicroPython
+    the connection is the client's own TCP stream (transport/tcp.py) waited on under asyncio.wait_for."""
+    import socket
+    import threading
+
+    from brokers import BrokerInfo
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    held = []
+    got = threading.Event()
+
+    def accept():
+        try:
+            conn, _ = srv.accept()
+            held.append(conn)
+            got.set()
+            conn.recv(1024)  # the CONNECT packet, never answered
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    b = BrokerInfo("127.0.0.1", srv.getsockname()[1], "silent")
+    code = script(b, f"""
+    c = MQTTClient({DEVICE!r}, HOST, PORT, timeout_ms=800)
+    try:
+        await c.connect()
+        print("connected")
+    except MQTTConnectError as e:
+        print("refused", e.code, e.message)
+""")
+    try:  # a client that waited for ever would end on the harness's own timeout (60 s), an error
+        out = (run_mpy(code) if runtime == "micropython" else run_cpython(code)).stdout
+    finally:
+        srv.close()
+        for conn in held:
+            conn.close()
+    assert got.is_set(), "the client never connected to the silent server"
+    assert out.strip().startswith("refused -1 no CONNACK from 127.0.0.1:"), out
+
+
 def test_broker_going_away_raises_connection_lost(mosquitto_factory):
     b = mosquitto_factory()
     code = script(b, f"""
