@@ -13,6 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.modules.setdefault("micropython", type(sys)("micropython"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from typical_readings import series  # noqa: E402
 
 
 def load(name):
@@ -25,34 +28,6 @@ def load(name):
 wire = load("lorawan_wire")
 air = load("airtime")
 
-BASE = {"pm1": 6.1, "pm2_5": 9.4, "pm4": 11.0, "pm10": 14.8, "pn_gt0_3": 1320, "pn_gt0_5": 402,
-        "pn_gt1_0": 61, "pn_gt2_5": 7, "pn_gt5_0": 2, "pn_gt10": 1, "pn_lt0_5": 38.2, "pn_lt1_0": 45.1,
-        "pn_lt2_5": 46.0, "pn_lt4_0": 46.2, "pn_lt10": 46.3, "typical_particle_size": 0.54,
-        "temperature": 14.2, "humidity": 71.3, "pressure": 1016.3, "noise_laeq": 52.4,
-        "noise_lamin": 44.1, "noise_lamax": 67.9, "gas_resistance": 84211, "pollen_proxy": 3.21}
-
-
-def series(qs, interval, n=60):
-    """A plausible run of readings: weather moving slowly, particles and noise by a few percent."""
-    out = []
-    for i in range(n):
-        v = {}
-        for q in qs:
-            w = (i * 7 + len(q)) % 5 - 2
-            x = BASE[q]
-            if q == "temperature":
-                x += 0.1 * w
-            elif q in ("humidity", "pressure"):
-                x += 0.2 * w
-            elif q.startswith("noise"):
-                x += 1.3 * w
-            else:
-                x *= 1 + 0.03 * w
-            v[q] = x
-        out.append({"seq": 1000 + i, "time": 1795449600 + int(interval * i), "values": v})
-    return out
-
-
 def kit_interval(kit):
     return json.loads((ROOT / "kits" / f"{kit}.json").read_text())["sampling"]["interval_s"]
 
@@ -61,7 +36,7 @@ def figures():
     rows = []
     for lid, (kit, variant, qs) in sorted(wire.LAYOUTS.items()):
         interval = kit_interval(kit)
-        rs = series(qs, interval)
+        rs = series(qs, interval, 60)
         enc = wire.Encoder(lid, 222)
         first = len(enc.encode(rs[:1])[0])
         per_day = 86400 / interval

@@ -3,6 +3,7 @@
 `machine.py` and friends in server/datacityzen/sim/hw/ come first on the path, so they stand in for the
 ESP32's hardware modules (see ../shared/guide/testing.md); the firmware modules are the real ones.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -62,3 +63,15 @@ def run_mpy(code, *, cwd=None, heapsize="110K", timeout=60, extra_path=(), check
             f"micropython exited {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         )
     return proc
+
+
+def encode_cases(script, cases, folder, heapsize):
+    """Run `script` under MicroPython in `folder` on `cases` (a list it reads from cases.json), and
+    return the lines it wrote to out.txt, one per case (round-trip tests: firmware encodes, server
+    decodes)."""
+    (folder / "cases.json").write_text(json.dumps(cases))
+    run_mpy(script, cwd=folder, heapsize=heapsize)
+    lines = (folder / "out.txt").read_text().splitlines()
+    assert len(lines) == len(cases), f"{len(lines)} lines written for {len(cases)} cases"
+    return lines
+

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datacityzen.ingest.lorawan_v1 import FIELDS, FLAG_BITS, LAYOUTS, decode_payload
-from mpy import run_mpy
+from mpy import encode_cases, run_mpy
+from typical_readings import series
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 T2024 = 1704067200
@@ -64,11 +65,7 @@ with open("out.txt", "w") as f:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(batches(), min_size=1, max_size=30))
 def test_firmware_encoder_round_trips_through_server_decoder(tmp_path_factory, cases):
-    d = tmp_path_factory.mktemp("lrt")
-    (d / "cases.json").write_text(json.dumps(cases))
-    run_mpy(ENCODE_ALL, cwd=d, heapsize="1M")
-    lines = (d / "out.txt").read_text().splitlines()
-    assert len(lines) == len(cases)
+    lines = encode_cases(ENCODE_ALL, cases, tmp_path_factory.mktemp("lrt"), "1M")
     for case, line in zip(cases, lines):
         n_text, hexed = line.split()
         n = int(n_text)
@@ -104,33 +101,14 @@ print(bytes(mv).hex(), e.skipped)
 
 SIZES = """
 import json
-from transport.lorawan_wire import Encoder, layout_for, LAYOUTS
+from transport.lorawan_wire import Encoder, LAYOUTS
+with open("series.json") as f:
+    series = json.load(f)
 out = {}
 for lid in LAYOUTS:
     kit, variant, qs = LAYOUTS[lid]
     e = Encoder(lid, 222)
-    # a plausible series: slow weather, PM moving a few ug/m3, counts moving a few percent
-    base = {"pm1": 6.1, "pm2_5": 9.4, "pm4": 11.0, "pm10": 14.8, "pn_gt0_3": 1320, "pn_gt0_5": 402,
-            "pn_gt1_0": 61, "pn_gt2_5": 7, "pn_gt5_0": 2, "pn_gt10": 1, "pn_lt0_5": 38.2, "pn_lt1_0": 45.1,
-            "pn_lt2_5": 46.0, "pn_lt4_0": 46.2, "pn_lt10": 46.3, "typical_particle_size": 0.54,
-            "temperature": 14.2, "humidity": 71.3, "pressure": 1016.3, "noise_laeq": 52.4,
-            "noise_lamin": 44.1, "noise_lamax": 67.9, "gas_resistance": 84211, "pollen_proxy": 3.21}
-    rs = []
-    for i in range(40):
-        v = {}
-        for q in qs:
-            x = base[q]
-            wiggle = ((i * 7 + len(q)) % 5 - 2)
-            if q in ("temperature",):
-                x += 0.1 * wiggle
-            elif q in ("humidity", "pressure"):
-                x += 0.2 * wiggle
-            elif q.startswith("noise"):
-                x += 1.3 * wiggle
-            else:
-                x *= 1 + 0.03 * wiggle
-            v[q] = x
-        rs.append({"seq": 1000 + i, "time": 1795449600 + 145 * i, "values": v})
+    rs = series[str(lid)]
     one = len(e.encode(rs[:1])[0])
     two = len(e.encode(rs[:2])[0])
     per_dr = {}
@@ -142,10 +120,12 @@ print(json.dumps(out))
 """
 
 
-def test_payload_sizes_per_kit():
+def test_payload_sizes_per_kit(tmp_path):
     """The figures of docs/wire-format.md: an uplink of one reading, a further reading in a batch,
-    readings per uplink at each maximum payload (51 B at DR0-2, 115 at DR3, 222 at DR4-5)."""
-    sizes = json.loads(run_mpy(SIZES, heapsize="1M").stdout)
+    readings per uplink at each maximum payload (51 B at DR0-2, 115 at DR3, 222 at DR4-5), for a
+    plausible series of readings 145 s apart (typical_readings.py)."""
+    (tmp_path / "series.json").write_text(json.dumps({lid: series(qs, 145, 40) for lid, (_, _, qs) in LAYOUTS.items()}))
+    sizes = json.loads(run_mpy(SIZES, cwd=tmp_path, heapsize="1M").stdout)
     print("LoRaWAN payload v1 sizes (bytes):", json.dumps(sizes))
     outdoor = sizes["air-outdoor-v1"]
     assert outdoor["first"] == 16  # 4-byte header + a 12-byte first reading (time included)

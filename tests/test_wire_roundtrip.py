@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from datacityzen.ingest.wire_v1 import decode_uplink
 from datacityzen.quantities import QUANTITIES
-from mpy import run_mpy
+from mpy import encode_cases, run_mpy
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 T2015 = 1420070400
@@ -78,11 +78,7 @@ def assert_close(got, want, decimals, what):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(uplinks, min_size=1, max_size=40))
 def test_firmware_encoder_round_trips_through_server_decoder(tmp_path_factory, cases):
-    d = tmp_path_factory.mktemp("rt")
-    (d / "cases.json").write_text(json.dumps(cases))
-    run_mpy(ENCODE_ALL, cwd=d, heapsize="2M")
-    lines = (d / "out.txt").read_text().splitlines()
-    assert len(lines) == len(cases)
+    lines = encode_cases(ENCODE_ALL, cases, tmp_path_factory.mktemp("rt"), "2M")
     for case, line in zip(cases, lines):
         assert " " not in JSON_STRING.sub('""', line)  # compact JSON: no space outside strings
         up = decode_uplink(f"dcz/v1/{case['device']}/up", line.encode(), now=NOW)
