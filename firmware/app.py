@@ -21,6 +21,7 @@ import asyncio
 import log
 from micropython import const
 from transport.wire import DECIMALS
+from unload import forget
 from version import VERSION
 
 # Unix time of 2024-01-01: a clock below this has not been set (NTP not reached yet).
@@ -189,15 +190,13 @@ class App:
         """A downlink config: checked, applied, kept and acknowledged (downlink.py). downlink.py and the
         config.py it loads are forgotten afterwards: a retained config comes again at each connect,
         and they would stay in RAM for the rest of the boot."""
-        import sys
-
         import downlink
 
         try:
             downlink.apply(self, update)
         finally:
-            sys.modules.pop("downlink", None)
-            sys.modules.pop("config", None)
+            forget("downlink")
+            forget("config")
 
     # -- the tasks --------------------------------------------------------------------------------
     async def measure_loop(self):
@@ -314,14 +313,8 @@ def _drop_build_state(cfg):
     cfg.clear()
     for key, value in kept:
         cfg[key] = value
-    import sys
-
-    import transport
-
-    sys.modules.pop("board", None)
-    sys.modules.pop("transport.links", None)
-    if hasattr(transport, "links"):
-        delattr(transport, "links")
+    forget("board")
+    forget("transport.links")
     gc.collect()
 
 
@@ -350,8 +343,6 @@ def safe_mode(cfg):
 def load_config():
     """(cfg, None), or (None, the problem) when the configuration files are missing or wrong.
     config.py leaves the heap afterwards: it is needed again only for a downlink."""
-    import sys
-
     import config
 
     try:
@@ -359,7 +350,7 @@ def load_config():
     except config.ConfigError as exc:
         return None, str(exc)
     finally:
-        sys.modules.pop("config", None)
+        forget("config")
 
 
 def run():
@@ -378,9 +369,7 @@ def run():
 def _portal_gate():
     """portal_gate.py for one use (at boot, after a failed connect): forgotten as soon as the caller
     lets go of it, so the cycle does not carry code it never runs."""
-    import sys
-
     import portal_gate
 
-    sys.modules.pop("portal_gate", None)
+    forget("portal_gate")
     return portal_gate

@@ -123,15 +123,11 @@ class BME680:
             raise AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x61" % (chip, address))
         self.variant = self._read_reg(_REG_VARIANT)
         # Read once per chip: the unpacking code is loaded for it and unloaded again.
-        import sys
-
-        import drivers
         from drivers import bme680_calibration
+        from unload import forget
 
         bme680_calibration.read(self)
-        sys.modules.pop("drivers.bme680_calibration", None)
-        if hasattr(drivers, "bme680_calibration"):
-            delattr(drivers, "bme680_calibration")
+        forget("drivers.bme680_calibration")
 
     # -- bus ---------------------------------------------------------------------------------------
 

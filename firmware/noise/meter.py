@@ -52,13 +52,6 @@ _N_STATE = const(22)
 _MN_EMPTY = const(0x3FFFFFFF)
 
 
-def _forget(package, name):
-    """Unload a module used only while a meter is built (the next import loads it again)."""
-    sys.modules.pop(package.__name__ + "." + name, None)
-    if hasattr(package, name):
-        delattr(package, name)
-
-
 REFERENCE_DB = 94.0  # dB SPL of the reference tone
 REFERENCE_DBFS = -26.0  # its RMS relative to a full-scale sine's (microphone sensitivity)
 _FULL_SCALE_SINE_DB = 450 * math.log10(2)  # 10 log10(2**45): mean square of a sine of amplitude 2**23 (kernel: y >> 3)
@@ -74,12 +67,12 @@ class NoiseMeter:
         rate = int(rate)
         # A-weighting coefficients and the filter's gain at 1 kHz: aweighting.py is needed only
         # here, once per meter, so it is unloaded afterwards.
-        import noise
         from noise import aweighting
+        from unload import forget
 
         coeffs = aweighting.coefficients(rate)
         gain_1k = aweighting.gain_db(1000, rate, coeffs)
-        _forget(noise, "aweighting")
+        forget("noise.aweighting")
         self._co = array("i", coeffs)
         self.block = coeffs[8]
         if (use_viper is None or use_viper) and _viper is not None:

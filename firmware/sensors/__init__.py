@@ -95,14 +95,10 @@ def build(kit, buses, sampling):
 
     The code that reads the kit (sensors/from_kit.py) is needed only now: it is unloaded afterwards
     (the next build loads it again), which leaves its objects out of every measurement cycle's heap."""
-    import sys
-
-    import sensors
     from sensors import from_kit
+    from unload import forget
 
     try:
         return from_kit.sampler(kit, buses, sampling)
     finally:
-        sys.modules.pop("sensors.from_kit", None)
-        if hasattr(sensors, "from_kit"):
-            delattr(sensors, "from_kit")
+        forget("sensors.from_kit")

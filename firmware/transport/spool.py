@@ -78,14 +78,11 @@ class Spool:
         # State, clock anchors, shifts and segments (self._segs: [first_seq, last_seq, unacked
         # count, bytes], oldest first) come back from flash; that code runs once per boot, so it
         # leaves the heap afterwards.
-        import sys
-
-        import transport
         from transport import spool_restore
+        from unload import forget
 
         spool_restore.restore(self)
-        sys.modules.pop("transport.spool_restore", None)
-        delattr(transport, "spool_restore")
+        forget("transport.spool_restore")
         self._write_state()
         self._drop_acked()
 

@@ -206,6 +206,7 @@ import gc
 from array import array
 from noise.meter import NoiseMeter
 import noise.kernel  # the plain kernel is loaded on demand: count the meter object only
+import unload  # loaded by the app before any meter is built (app.py)
 words = array("i", [0] * 512)
 for i in range(512):
     words[i] = ((i * 7919) % 4096 - 2048) << 20
