@@ -94,8 +94,15 @@ def kit_devices(kit):
 
 
 def _blocks(dump):
-    """{block index: (kind letter, blocks)} from the map micropython.mem_info(1) prints."""
-    m = "".join(line.split(": ", 1)[1].strip() for line in dump.splitlines() if re.match(r"^[0-9a-f]{8}: ", line))
+    """{block index: (kind letter, blocks)} from the map micropython.mem_info(1) prints: 64 blocks a
+    line, each line headed by its byte offset; runs of free lines are left out of the print."""
+    m = []
+    for line in dump.splitlines():
+        found = re.match(r"^([0-9a-f]{8}): (.*)$", line)
+        if found:
+            at = int(found.group(1), 16) // 32
+            m.extend("." * (at - len(m)))
+            m.extend(found.group(2).strip())
     out, i = {}, 0
     while i < len(m):
         if m[i] in "=.":
