@@ -161,19 +161,21 @@ class MQTTClient:
         if self._up:
             return
         self.lost = None
+        own = False  # the client's own TCP stream (tcp.py): its deadline bounds the setup
         try:
             if self.open_connection is not None:
                 opening = self.open_connection(self.host, self.port)
             elif sys.implementation.name == "micropython":  # without asyncio's streams (tcp.py)
                 from transport import tcp
 
-                opening = tcp.open_connection(self.host, self.port, self.ssl, self.server_hostname)
+                own = True
+                opening = tcp.open_connection(self.host, self.port, self.ssl, self.server_hostname, self.timeout_ms)
             elif self.ssl is None:
                 opening = asyncio.open_connection(self.host, self.port)
             else:
                 opening = asyncio.open_connection(self.host, self.port, ssl=self.ssl,
                                                   server_hostname=self.server_hostname or self.host)
-            self._reader, self._writer = await asyncio.wait_for(opening, self.timeout_ms / 1000)
+            self._reader, self._writer = await (opening if own else asyncio.wait_for(opening, self.timeout_ms / 1000))
         except asyncio.TimeoutError:
             raise MQTTConnectError(-1, "no answer from %s:%d" % (self.host, self.port))
         except OSError as e:
@@ -182,7 +184,11 @@ class MQTTClient:
             raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
         try:
             await self._write(self._connect_packet)
-            typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
+            if own:  # under the stream's deadline, then without it
+                typ, body = await self._read_packet()
+                self._reader.deadline = None
+            else:
+                typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
         except asyncio.TimeoutError:
             await self._close_socket()
             raise MQTTConnectError(-1, "no CONNACK from %s:%d" % (self.host, self.port))
