@@ -66,11 +66,9 @@ class MQTTConnectError(MQTTError):
 
 
 class MQTTConnectionLost(MQTTError):
-    """The connection dropped (socket closed, protocol error or keepalive expired). Connect again."""
-
-
-class MQTTTimeout(MQTTError):
-    """No acknowledgement in time; the connection is closed since its state is unknown."""
+    """The connection dropped (socket closed, protocol error, keepalive expired), or a request got no
+    acknowledgement in time, after which the connection's state is unknown and it is closed. Connect
+    again."""
 
 
 def _raise_tls(e):
@@ -399,7 +397,7 @@ class MQTTClient:
             t0 = _ticks_ms()
             while waiting[pid] is None:
                 if _ticks_diff(_ticks_ms(), t0) >= self.timeout_ms:
-                    exc = MQTTTimeout("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
+                    exc = MQTTConnectionLost("no acknowledgement for packet %d in %d ms" % (pid, self.timeout_ms))
                     await self._shutdown(exc)
                     raise exc
                 await _sleep_ms(_ACK_POLL_MS)
@@ -415,7 +413,8 @@ class MQTTClient:
         return res
 
     async def publish(self, topic, payload, qos=0, retain=False, size=None):
-        """Publish; with qos=1 return only after PUBACK (MQTTTimeout / MQTTConnectionLost otherwise).
+        """Publish; with qos=1 return only after PUBACK (MQTTConnectionLost otherwise,
+        also when no PUBACK came within timeout_ms).
 
         `payload`: bytes (or str); or, with `size`, an iterable of bytes pieces, `size` bytes in all,
         written as they come (MQTT needs the length first: wire.batch_pieces says how it is known)."""

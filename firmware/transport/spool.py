@@ -45,10 +45,6 @@ _MAX_SHIFTS = const(8)
 SEG_SUFFIX = ".seg"
 
 
-class SpoolError(Exception):
-    pass
-
-
 try:
     memoryview("")
 
@@ -138,12 +134,13 @@ class Spool:
     # ---- contract ---------------------------------------------------------------------------
     def append(self, reading):
         """Assign the next seq to `reading` (sets reading["seq"]), store it durably, return seq.
+        OverflowError, with nothing written, once the wire format's 2**31 numbers are used up.
 
         `reading` holds "time" (Unix seconds), or, before the clock is set, "up" (seconds since boot:
         "boot" is added here)."""
         seq = self._next
         if seq > _SEQ_LIMIT:
-            raise SpoolError("sequence numbers exhausted")
+            raise OverflowError("sequence numbers exhausted")
         if seq >= self._reserved:
             self._reserved = seq + _SEQ_BLOCK
             self._write_state()

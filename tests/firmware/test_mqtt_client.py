@@ -209,6 +209,61 @@ def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime)
     assert out.strip().startswith("refused -1 no CONNACK from 127.0.0.1:"), out
 
 
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_a_publish_never_acknowledged_ends_the_connection_after_its_timeout(runtime):
+    """A broker that accepts the session (CONNACK) and then never sends PUBACK: publish(qos=1) gives
+    up after timeout_ms with MQTTConnectionLost, which says so, and the client is disconnected (the
+    connection's state is unknown: the caller connects again and the reading is sent again)."""
+    import socket
+    import threading
+
+    from brokers import BrokerInfo
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    held = []
+    published = threading.Event()
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+            held.append(conn)
+            conn.recv(1024)  # CONNECT
+            conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
+            while not published.is_set():
+                data = conn.recv(1024)
+                if not data:
+                    return
+                if data[0] & 0xF0 == 0x30:  # the PUBLISH, never acknowledged
+                    published.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    b = BrokerInfo("127.0.0.1", srv.getsockname()[1], "no-puback")
+    code = script(b, f"""
+    c = MQTTClient({DEVICE!r}, HOST, PORT, keepalive=0, timeout_ms=600)
+    await c.connect()
+    print("connected", c.connected)
+    try:
+        await c.publish("dcz/v1/{DEVICE}/up", b"x", qos=1)
+        print("acknowledged")
+    except MQTTConnectionLost as e:
+        print("lost", c.connected, e)
+""")
+    try:
+        out = (run_mpy(code) if runtime == "micropython" else run_cpython(code)).stdout
+    finally:
+        srv.close()
+        for conn in held:
+            conn.close()
+    assert published.is_set(), "the PUBLISH never reached the server"
+    lines = out.strip().splitlines()
+    assert lines[0] == "connected True", out
+    assert lines[1].startswith("lost False no acknowledgement for packet 1 in 600 ms"), out
+
+
 def test_broker_going_away_raises_connection_lost(mosquitto_factory):
     b = mosquitto_factory()
     code = script(b, f"""

@@ -166,3 +166,24 @@ s.shift_times(50)
 print(json.dumps([r["time"] - 1795449600 for r in s.peek(10)]))
 """)
     assert c == [60, 70]
+
+
+def test_sequence_numbers_end_below_2_31_with_an_error_that_stores_nothing(tmp_path):
+    """The wire format keeps seq below 2**31: once the last number is given out, append raises
+    OverflowError and neither the spool's files nor its readings change."""
+    boot(tmp_path, "s.append(reading(0))\ns.ack(0)\n")  # a spool on flash, then its state moved on
+    (tmp_path / "spool" / "state").write_text("2147483645 2147483646 1 0")
+    (res,) = boot(tmp_path, """
+import os
+seqs = [s.append(reading(1)), s.append(reading(2))]
+files = sorted(os.listdir("spool"))
+try:
+    s.append(reading(3))
+    error = None
+except OverflowError as e:
+    error = str(e)
+print(json.dumps({"seqs": seqs, "error": error, "same_files": sorted(os.listdir("spool")) == files,
+                  "pending": [r["seq"] for r in s.peek(10)]}))
+""")
+    assert res == {"seqs": [2147483646, 2147483647], "error": "sequence numbers exhausted", "same_files": True,
+                   "pending": [2147483646, 2147483647]}
