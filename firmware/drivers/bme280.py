@@ -16,7 +16,7 @@ looks real; the sensor layer flags values outside the specified range instead.
 """
 from micropython import const
 
-from drivers.errors import AbsentError, InvalidDataError
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 _REG_CALIB_TP = const(0x88)  # 0x88..0xA1: T1..T3, P1..P9, (0xA0 unused), H1
 _REG_CHIP_ID = const(0xD0)
@@ -64,7 +64,7 @@ class BME280:
         self.t_fine = 0
         chip = self._read_reg(_REG_CHIP_ID)
         if chip != _CHIP_ID:
-            raise AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x60" % (chip, address))
+            raise errors.AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x60" % (chip, address))
         self._read_calibration()
 
     def _io(self, fn, reg, buf):
@@ -72,7 +72,7 @@ class BME280:
             fn(self.address, reg, buf)
         except OSError as e:
             if e.args and e.args[0] == _ENODEV:
-                raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+                raise errors.AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
             raise
 
     def _read_reg(self, reg):
@@ -133,7 +133,7 @@ class BME280:
         adc_t = (d[3] << 12) | (d[4] << 4) | (d[5] >> 4)
         adc_h = (d[6] << 8) | d[7]
         if adc_t == _SKIPPED_20 or adc_p == _SKIPPED_20 or adc_h == _SKIPPED_16:
-            raise InvalidDataError(_NAME, "measurement skipped (reset value in data registers)")
+            raise errors.InvalidDataError(_NAME, "measurement skipped (reset value in data registers)")
         return adc_t, adc_p, adc_h
 
     def compensate_int(self, raw):
@@ -158,7 +158,7 @@ class BME280:
         v1 = ((v1 * v1 * self.P3) >> 8) + ((v1 * self.P2) << 12)
         v1 = (((1 << 47) + v1) * self.P1) >> 33
         if v1 == 0:
-            raise InvalidDataError(_NAME, "pressure compensation: division by zero")
+            raise errors.InvalidDataError(_NAME, "pressure compensation: division by zero")
         p = 1048576 - adc_p
         num = ((p << 31) - v2) * 3125
         p = num // v1 if (num >= 0) == (v1 > 0) else -((-num) // v1)

@@ -35,7 +35,7 @@ InvalidDataError (a skipped-measurement marker, or calibration that divides by z
 """
 from micropython import const
 
-from drivers.errors import AbsentError, InvalidDataError, SensorTimeout
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 _NAME = "bme680"
 _REG_FIELD0 = const(0x1D)  # meas_status_0 .. gas_r_lsb (BME688: 0x2D), section 5.3.5
@@ -120,7 +120,7 @@ class BME680:
             self._write_reg(_REG_RESET, _SOFT_RESET)
         chip = self._read_reg(_REG_CHIP_ID)
         if chip != _CHIP_ID:
-            raise AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x61" % (chip, address))
+            raise errors.AbsentError(_NAME, "chip id 0x%02x at 0x%02x, expected 0x61" % (chip, address))
         self.variant = self._read_reg(_REG_VARIANT)
         # Read once per chip: the unpacking code is loaded for it and unloaded again.
         from drivers import bme680_calibration
@@ -136,7 +136,7 @@ class BME680:
             fn(self.address, reg, buf)
         except OSError as e:
             if e.args and e.args[0] == _ENODEV:
-                raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+                raise errors.AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
             raise
 
     def _read_reg(self, reg):
@@ -213,12 +213,12 @@ class BME680:
         d = self._field
         self._io(self._rd, _REG_FIELD0, d)
         if not d[0] & _NEW_DATA:
-            raise SensorTimeout(_NAME, "no new data: the conversion did not finish")
+            raise errors.SensorTimeout(_NAME, "no new data: the conversion did not finish")
         adc_p = (d[2] << 12) | (d[3] << 4) | (d[4] >> 4)
         adc_t = (d[5] << 12) | (d[6] << 4) | (d[7] >> 4)
         adc_h = (d[8] << 8) | d[9]
         if adc_t == _SKIPPED_20 or adc_p == _SKIPPED_20 or adc_h == _SKIPPED_16:
-            raise InvalidDataError(_NAME, "measurement skipped (reset value in data registers)")
+            raise errors.InvalidDataError(_NAME, "measurement skipped (reset value in data registers)")
         g = 15 if self.variant == 1 else 13  # gas_r at 0x2C/0x2D on the BME688, 0x2A/0x2B on the BME680
         r = self.raw
         r[0] = adc_t
@@ -250,7 +250,7 @@ class BME680:
         var1 = var1 >> 18
         var1 = ((32768 + var1) * self.par_p1) >> 15
         if var1 == 0:
-            raise InvalidDataError(_NAME, "pressure compensation divides by zero (par_p1 = %d)" % self.par_p1)
+            raise errors.InvalidDataError(_NAME, "pressure compensation divides by zero (par_p1 = %d)" % self.par_p1)
         p = 1048576 - adc_p
         p = (p - (var2 >> 12)) * 3125
         # Bosch divides first above 2^30 to stay in 32 bits; same order here for the same rounding.

@@ -18,7 +18,7 @@ many samples sit at the chip's largest or smallest code (acoustic overload): the
 intervals; samples are never clamped. The per-word loop runs as viper machine code under
 MicroPython, in plain Python elsewhere (same results).
 """
-from drivers.errors import AbsentError
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 try:
     import sys
@@ -108,7 +108,7 @@ class I2SMic:
         r = self._convert(words, n, self._shift, 1 if self.quirk else 0)
         if r < 0:
             kind = "all zeros" if words[0] == 0 else "all ones" if words[0] == -1 else "constant"
-            raise AbsentError(self.NAME, "I2S data %s: no bit clock or microphone unplugged" % kind)
+            raise errors.AbsentError(self.NAME, "I2S data %s: no bit clock or microphone unplugged" % kind)
         return r
 
     def read(self, words):

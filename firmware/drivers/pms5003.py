@@ -31,7 +31,7 @@ from micropython import const
 
 import time
 
-from drivers.errors import ChecksumError, SensorTimeout
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 _START1 = const(0x42)
 _START2 = const(0x4D)
@@ -129,7 +129,7 @@ class PMS5003:
         try:
             while self.read_raw() is not None:
                 pass
-        except ChecksumError:
+        except errors.ChecksumError:
             pass
         self._rx_n = self._rx_pos = 0
         while self._uart.any():
@@ -164,13 +164,13 @@ class PMS5003:
             if self._bad:
                 self._bad = False
                 self.checksum_errors += 1
-                raise ChecksumError(self.name, "frame checksum")
+                raise errors.ChecksumError(self.name, "frame checksum")
             if got:
                 self._last_ms = time.ticks_ms()
                 self._pending = False
                 return self.raw
         if time.ticks_diff(time.ticks_ms(), self._last_ms) > self.timeout_ms:
-            raise SensorTimeout(self.name, "no data frame for %d ms" % self.timeout_ms)
+            raise errors.SensorTimeout(self.name, "no data frame for %d ms" % self.timeout_ms)
         return None
 
     def read(self):

@@ -17,7 +17,7 @@ from micropython import const
 
 import time
 
-from drivers.errors import ChecksumError, SensorTimeout
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 _HEAD = const(0xAA)
 _TAIL = const(0xAB)
@@ -113,7 +113,7 @@ class SDS011:
         try:
             while self.read_raw() is not None:
                 pass
-        except ChecksumError:
+        except errors.ChecksumError:
             pass
         self._last_ms = time.ticks_ms()
 
@@ -141,7 +141,7 @@ class SDS011:
                 self._last_ms = time.ticks_ms()
                 return self.pm2_5_x10, self.pm10_x10
         if time.ticks_diff(time.ticks_ms(), self._last_ms) > self.timeout_ms:
-            raise SensorTimeout(_NAME, "no data frame for %d ms" % self.timeout_ms)
+            raise errors.SensorTimeout(_NAME, "no data frame for %d ms" % self.timeout_ms)
         return None
 
     def read(self):
@@ -182,7 +182,7 @@ class SDS011:
         if s & 0xFF != f[8]:
             self.checksum_errors += 1
             self._rescan()
-            raise ChecksumError(_NAME, "frame checksum")
+            raise errors.ChecksumError(_NAME, "frame checksum")
         self._n = 0
         self.device_id = (f[6] << 8) | f[7]
         if f[1] == _REPLY:

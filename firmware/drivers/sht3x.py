@@ -15,7 +15,7 @@ measurement finished), ChecksumError (a word's CRC is wrong).
 """
 from micropython import const
 
-from drivers.errors import AbsentError, ChecksumError, SensorTimeout
+from drivers import errors  # the error kinds are made on first use (errors.py)
 from drivers.sensirion_crc import word_ok
 
 _NAME = "sht3x"
@@ -76,7 +76,7 @@ class SHT3x:
             self._i2c.writeto(self.address, c)
         except OSError as e:
             if e.args and e.args[0] in (_ENODEV, _ETIMEDOUT):
-                raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+                raise errors.AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
             raise
 
     def _read(self, buf):
@@ -84,11 +84,11 @@ class SHT3x:
             self._i2c.readfrom_into(self.address, buf)
         except OSError as e:
             if e.args and e.args[0] in (_ENODEV, _ETIMEDOUT):
-                raise SensorTimeout(_NAME, "read header not acked: no finished measurement")
+                raise errors.SensorTimeout(_NAME, "read header not acked: no finished measurement")
             raise
         for at in range(0, len(buf), 3):
             if not word_ok(buf, at):
-                raise ChecksumError(_NAME, "CRC mismatch on word %d" % (at // 3))
+                raise errors.ChecksumError(_NAME, "CRC mismatch on word %d" % (at // 3))
         return buf
 
     def status(self):

@@ -17,7 +17,7 @@ ChecksumError (a word's CRC is wrong).
 """
 from micropython import const
 
-from drivers.errors import AbsentError, ChecksumError, SensorTimeout
+from drivers import errors  # the error kinds are made on first use (errors.py)
 from drivers.sensirion_crc import word_ok
 
 _NAME = "sht4x"
@@ -60,7 +60,7 @@ class SHT4x:
             self._i2c.writeto(self.address, self._cmd)
         except OSError as e:
             if e.args and e.args[0] in (_ENODEV, _ETIMEDOUT):
-                raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+                raise errors.AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
             raise
 
     def _read6(self):
@@ -69,12 +69,12 @@ class SHT4x:
             self._i2c.readfrom_into(self.address, buf)
         except OSError as e:
             if e.args and e.args[0] in (_ENODEV, _ETIMEDOUT):
-                raise SensorTimeout(_NAME, "read header not acked: no answer ready")
+                raise errors.SensorTimeout(_NAME, "read header not acked: no answer ready")
             raise
         if not word_ok(buf, 0):
-            raise ChecksumError(_NAME, "CRC mismatch on word 0")
+            raise errors.ChecksumError(_NAME, "CRC mismatch on word 0")
         if not word_ok(buf, 3):
-            raise ChecksumError(_NAME, "CRC mismatch on word 1")
+            raise errors.ChecksumError(_NAME, "CRC mismatch on word 1")
         return buf
 
     def soft_reset(self):

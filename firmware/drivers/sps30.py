@@ -28,7 +28,7 @@ from micropython import const
 
 import struct
 
-from drivers.errors import AbsentError, ChecksumError, InvalidDataError
+from drivers import errors  # the error kinds are made on first use (errors.py)
 
 ADDRESS = const(0x69)
 _CMD_START = const(0x0010)
@@ -78,7 +78,7 @@ def fixed_from_float_bits(b0, b1, b2, b3, scale):
     exp = ((b0 & 0x7F) << 1) | (b1 >> 7)
     mant = ((b1 & 0x7F) << 16) | (b2 << 8) | b3
     if exp == 0xFF:
-        raise InvalidDataError(_NAME, "not a number in the measured values")
+        raise errors.InvalidDataError(_NAME, "not a number in the measured values")
     if exp == 0:
         return 0  # zero or subnormal (below 1e-38): zero at any of our scales
     mant |= 0x800000  # the implicit leading bit; value = mant * 2**(exp - 150)
@@ -113,7 +113,7 @@ class SPS30:
         if check_type:
             t = self.product_type()
             if t != _PRODUCT_TYPE:
-                raise AbsentError(_NAME, "product type %r at 0x%02x, expected %r" % (t, address, _PRODUCT_TYPE))
+                raise errors.AbsentError(_NAME, "product type %r at 0x%02x, expected %r" % (t, address, _PRODUCT_TYPE))
 
     # -- transfers -----------------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ class SPS30:
 
     def _raise(self, e):
         if e.args and e.args[0] == _ENODEV:
-            raise AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
+            raise errors.AbsentError(_NAME, "no ack at I2C address 0x%02x" % self.address)
         raise e
 
     def _write(self, cmd):
@@ -158,7 +158,7 @@ class SPS30:
         for i in range(0, len(buf), 3):
             if crc8(buf, i) != buf[i + 2]:
                 self.crc_errors += 1
-                raise ChecksumError(_NAME, "CRC of word %d after command 0x%04x" % (i // 3, cmd))
+                raise errors.ChecksumError(_NAME, "CRC of word %d after command 0x%04x" % (i // 3, cmd))
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ class SPS30:
         Raises AbsentError when the chip does not ack the second transfer either."""
         try:
             self._write(_CMD_WAKE_UP)
-        except AbsentError:
+        except errors.AbsentError:
             pass
         self._write(_CMD_WAKE_UP)
         return WAKE_MS
