@@ -168,7 +168,8 @@ def test_nothing_listening_is_a_typed_error():
 def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime):
     """A host that takes the TCP connection and then says nothing (a broker hung, a captive portal's
     proxy): connect() gives up after timeout_ms with MQTTConnectError, not a hang. Under MicroPython
-    the connection is the client's own TCP stream (transport/tcp.py) waited on under asyncio.wait_for."""
+    the connection is the client's own TCP stream (transport/tcp.py), bounded by its deadline; under
+    CPython, asyncio's streams under asyncio.wait_for."""
     import socket
     import threading
 
