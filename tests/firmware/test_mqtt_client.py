@@ -164,12 +164,9 @@ def test_nothing_listening_is_a_typed_error():
     assert out.strip() == "refused -1"
 
 
-@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
-def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime):
-    """A host that takes the TCP connection and then says nothing (a broker hung, a captive portal's
-    proxy): connect() gives up after timeout_ms with MQTTConnectError, not a hang. Under MicroPython
-    the connection is the client's own TCP stream (transport/tcp.py), bounded by its deadline; under
-    CPython, asyncio's streams under asyncio.wait_for."""
+def _scripted_server(name, on_connection, body, runtime):
+    """Run the client script `body` against a one-connection TCP server on 127.0.0.1 whose
+    `on_connection(conn)` (in a thread) plays the broker's part; return the script's stdout."""
     import socket
     import threading
 
@@ -179,33 +176,47 @@ def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime)
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
     held = []
-    got = threading.Event()
 
     def accept():
         try:
             conn, _ = srv.accept()
             held.append(conn)
-            got.set()
-            conn.recv(1024)  # the CONNECT packet, never answered
+            on_connection(conn)
         except OSError:
             pass
 
     threading.Thread(target=accept, daemon=True).start()
-    b = BrokerInfo("127.0.0.1", srv.getsockname()[1], "silent")
-    code = script(b, f"""
+    code = script(BrokerInfo("127.0.0.1", srv.getsockname()[1], name), body)
+    try:  # a client that waited for ever would end on the harness's own timeout (60 s), an error
+        return (run_mpy(code) if runtime == "micropython" else run_cpython(code)).stdout
+    finally:
+        srv.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_a_server_that_never_answers_connect_times_out_as_a_typed_error(runtime):
+    """A host that takes the TCP connection and then says nothing (a broker hung, a captive portal's
+    proxy): connect() gives up after timeout_ms with MQTTConnectError, not a hang. Under MicroPython
+    the connection is the client's own TCP stream (transport/tcp.py), bounded by its deadline; under
+    CPython, asyncio's streams under asyncio.wait_for."""
+    import threading
+
+    got = threading.Event()
+
+    def silent(conn):
+        got.set()
+        conn.recv(1024)  # the CONNECT packet, never answered
+
+    out = _scripted_server("silent", silent, f"""
     c = MQTTClient({DEVICE!r}, HOST, PORT, timeout_ms=800)
     try:
         await c.connect()
         print("connected")
     except MQTTConnectError as e:
         print("refused", e.code, e.message)
-""")
-    try:  # a client that waited for ever would end on the harness's own timeout (60 s), an error
-        out = (run_mpy(code) if runtime == "micropython" else run_cpython(code)).stdout
-    finally:
-        srv.close()
-        for conn in held:
-            conn.close()
+""", runtime)
     assert got.is_set(), "the client never connected to the silent server"
     assert out.strip().startswith("refused -1 no CONNACK from 127.0.0.1:"), out
 
@@ -215,35 +226,21 @@ def test_a_publish_never_acknowledged_ends_the_connection_after_its_timeout(runt
     """A broker that accepts the session (CONNACK) and then never sends PUBACK: publish(qos=1) gives
     up after timeout_ms with MQTTConnectionLost, which says so, and the client is disconnected (the
     connection's state is unknown: the caller connects again and the reading is sent again)."""
-    import socket
     import threading
 
-    from brokers import BrokerInfo
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    held = []
     published = threading.Event()
 
-    def serve():
-        try:
-            conn, _ = srv.accept()
-            held.append(conn)
-            conn.recv(1024)  # CONNECT
-            conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
-            while not published.is_set():
-                data = conn.recv(1024)
-                if not data:
-                    return
-                if data[0] & 0xF0 == 0x30:  # the PUBLISH, never acknowledged
-                    published.set()
-        except OSError:
-            pass
+    def no_puback(conn):
+        conn.recv(1024)  # CONNECT
+        conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
+        while not published.is_set():
+            data = conn.recv(1024)
+            if not data:
+                return
+            if data[0] & 0xF0 == 0x30:  # the PUBLISH, never acknowledged
+                published.set()
 
-    threading.Thread(target=serve, daemon=True).start()
-    b = BrokerInfo("127.0.0.1", srv.getsockname()[1], "no-puback")
-    code = script(b, f"""
+    out = _scripted_server("no-puback", no_puback, f"""
     c = MQTTClient({DEVICE!r}, HOST, PORT, keepalive=0, timeout_ms=600)
     await c.connect()
     print("connected", c.connected)
@@ -252,13 +249,7 @@ def test_a_publish_never_acknowledged_ends_the_connection_after_its_timeout(runt
         print("acknowledged")
     except MQTTConnectionLost as e:
         print("lost", c.connected, e)
-""")
-    try:
-        out = (run_mpy(code) if runtime == "micropython" else run_cpython(code)).stdout
-    finally:
-        srv.close()
-        for conn in held:
-            conn.close()
+""", runtime)
     assert published.is_set(), "the PUBLISH never reached the server"
     lines = out.strip().splitlines()
     assert lines[0] == "connected True", out
