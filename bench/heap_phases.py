@@ -31,8 +31,8 @@ import test_cycle_heap as T  # noqa: E402
 from datacityzen.broker import EmbeddedBroker  # noqa: E402
 from datacityzen.sim.runner import load_kit, prepare_device  # noqa: E402
 
-_MEASURE_ON = ('    r = await a.measure_once()\n    n, errors = len(r["values"]), r.get("errors")\n    r = None'
-               '  # the app\'s measure task lets its reading go once it is spooled\n    return await a.flush_once(), n, errors')
+_MEASURE_ON = ('    n, errors = await measure()  # the reading goes once it is spooled, as in the app\'s measure task\n'
+               '    return await a.flush_once(), n, errors')
 _FULL = '    await a.link.connect()\n' + _MEASURE_ON
 PHASES = {
     "build": (_FULL, "    return 1, len(a.sampler.quantities), None"),
