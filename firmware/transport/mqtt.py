@@ -6,7 +6,7 @@ connect() after MQTTConnectionLost); see mqtt_link.backoff_ms(). Incoming QoS 2 
 only ever subscribe with QoS <= 1, so a broker never sends it (spec 3.8.4: granted QoS <= requested).
 """
 import asyncio
-import sys
+import gc
 import time
 
 try:
@@ -15,9 +15,9 @@ except ImportError:  # CPython fallback
     def const(x):
         return x
 
-# Packet types, spec 2.2.1 (fixed header byte, upper nibble).
-_CONNECT = const(0x10)
-_CONNACK = const(0x20)
+from unload import forget
+
+# Packet types, spec 2.2.1 (fixed header byte, upper nibble); CONNECT and CONNACK in mqtt_session.py.
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
 _SUBSCRIBE = const(0x82)  # spec 3.8.1: flags must be 0b0010
@@ -71,13 +71,6 @@ class MQTTConnectionLost(MQTTError):
     again."""
 
 
-def _raise_tls(e):
-    # loaded only on a TLS link's failure: kits without TLS do not pay its RAM
-    from transport import tls
-
-    tls.raise_if_tls(e)
-
-
 def _header(first, n):
     # Fixed header, spec 2.2: the type byte, then the remaining length (2.2.3: 7 bits per byte,
     # least significant first, at most 4 bytes).
@@ -96,24 +89,6 @@ def _str(s):
     return bytes((len(s) >> 8, len(s) & 0xFF)) + s
 
 
-def _connect_packet(client_id, username, password, keepalive, clean_session, will):
-    # Variable header, spec 3.1.2: protocol name, level 4, connect flags, keepalive.
-    flags = 0x02 if clean_session else 0
-    payload = _str(client_id)
-    if will:
-        topic, msg, qos, retain = will
-        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-        payload += _str(topic) + _str(msg)
-    if username is not None:
-        flags |= 0x80
-        payload += _str(username)
-        if password is not None:
-            flags |= 0x40
-            payload += _str(password)
-    var = b"\x00\x04MQTT\x04" + bytes((flags, keepalive >> 8, keepalive & 0xFF))
-    return bytes(_header(_CONNECT, len(var) + len(payload)) + var + payload)
-
-
 class MQTTClient:
     def __init__(self, client_id, host, port=1883, username=None, password=None, keepalive=60,
                  clean_session=True, will=None, on_message=None, timeout_ms=10000, ssl=None,
@@ -128,7 +103,11 @@ class MQTTClient:
         """
         # The CONNECT packet is the same at every connection: built once, the will and credentials
         # are not kept apart from it.
-        self._connect_packet = _connect_packet(client_id, username, password, keepalive, clean_session, will)
+        from transport import mqtt_session
+
+        self._connect_packet = mqtt_session.connect_packet(client_id, username, password, keepalive,
+                                                           clean_session, will)
+        forget("transport.mqtt_session")
         self.host = host
         self.port = port
         self.keepalive = keepalive
@@ -155,59 +134,21 @@ class MQTTClient:
 
     # ---- connection -------------------------------------------------------------------------
     async def connect(self):
-        """Open the TCP connection, send CONNECT, wait for CONNACK. MQTTConnectError if refused."""
+        """Open the TCP connection, send CONNECT, wait for CONNACK. MQTTConnectError if refused, or
+        when no answer comes within timeout_ms. The code is transport/mqtt_session.py, loaded for
+        each connect and forgotten after it: a connection is set up once in a long while."""
         if self._up:
             return
-        self.lost = None
-        own = False  # the client's own TCP stream (tcp.py): its deadline bounds the setup
-        try:
-            if self.open_connection is not None:
-                opening = self.open_connection(self.host, self.port)
-            elif sys.implementation.name == "micropython":  # without asyncio's streams (tcp.py)
-                from transport import tcp
+        from transport import mqtt_session
 
-                own = True
-                opening = tcp.open_connection(self.host, self.port, self.ssl, self.server_hostname, self.timeout_ms)
-            elif self.ssl is None:
-                opening = asyncio.open_connection(self.host, self.port)
-            else:
-                opening = asyncio.open_connection(self.host, self.port, ssl=self.ssl,
-                                                  server_hostname=self.server_hostname or self.host)
-            self._reader, self._writer = await (opening if own else asyncio.wait_for(opening, self.timeout_ms / 1000))
-        except asyncio.TimeoutError:
-            raise MQTTConnectError(-1, "no answer from %s:%d" % (self.host, self.port))
-        except OSError as e:
-            if self.ssl is not None:  # CPython shakes hands inside open_connection
-                _raise_tls(e)
-            raise MQTTConnectError(-1, "cannot reach %s:%d (%s)" % (self.host, self.port, e))
         try:
-            await self._write(self._connect_packet)
-            if own:  # under the stream's deadline, then without it
-                typ, body = await self._read_packet()
-                self._reader.deadline = None
-            else:
-                typ, body = await asyncio.wait_for(self._read_packet(), self.timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            await self._close_socket()
-            raise MQTTConnectError(-1, "no CONNACK from %s:%d" % (self.host, self.port))
-        except (EOFError, OSError, ValueError) as e:
-            await self._close_socket()
-            if self.ssl is not None:  # MicroPython shakes hands on the first write
-                _raise_tls(e)
-            if isinstance(e, ValueError):
-                raise
-            raise MQTTConnectError(-1, "connection closed before CONNACK (%s)" % (e,))
-        if typ != _CONNACK or len(body) != 2:
-            await self._close_socket()
-            raise MQTTConnectError(-1, "protocol error: expected CONNACK")
-        code = body[1]
-        if code:
-            await self._close_socket()
-            # CONNACK return codes, spec 3.2.2.3; a local tuple: built only when a broker refuses.
-            reasons = ("accepted", "unacceptable protocol version", "client identifier rejected",
-                       "server unavailable", "bad user name or password", "not authorised")
-            reason = reasons[code] if code < len(reasons) else "unknown"
-            raise MQTTConnectError(code, reason)
+            await mqtt_session.open_session(self)
+        finally:
+            forget("transport.mqtt_session")
+        # The session's tasks, made once its code has gone and been collected: they stay for the
+        # whole connection, and take the lowest free blocks instead of standing among the freed
+        # blocks of a module that served once.
+        gc.collect()
         self._up = True
         self._last_rx = self._last_tx = _ticks_ms()
         self._tasks = [asyncio.create_task(self._read_loop())]
