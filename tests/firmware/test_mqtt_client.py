@@ -66,6 +66,23 @@ def run_cpython(code):
     return proc
 
 
+def test_the_session_code_is_loaded_for_a_connect_only(broker):
+    """connect()'s code (transport/mqtt_session.py) is not in the heap while connected, nor before:
+    the client loads it to build its CONNECT packet and for each connect, then forgets it."""
+    code = script(broker, f"""
+    import sys
+    c = MQTTClient({DEVICE!r}, HOST, PORT, keepalive=30)
+    built = "transport.mqtt_session" in sys.modules
+    await c.connect()
+    print(built, "transport.mqtt_session" in sys.modules, c.connected)
+    await c.disconnect()
+    await c.connect()
+    print("transport.mqtt_session" in sys.modules, c.connected)
+    await c.disconnect()
+""")
+    assert run_mpy(code).stdout.split() == ["False", "False", "True", "False", "True"]
+
+
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
 def test_publish_qos1_returns_after_puback_and_bytes_arrive_exactly(broker, runtime):
     payload = bytes(range(256)) * 20  # 5120 bytes: two-byte remaining length, every byte value
