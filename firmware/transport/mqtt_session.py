@@ -10,15 +10,6 @@ import sys
 
 from transport import mqtt
 
-try:
-    from micropython import const
-except ImportError:  # CPython fallback
-    def const(x):
-        return x
-
-_CONNECT = const(0x10)
-_CONNACK = const(0x20)
-
 
 def _raise_tls(e):
     # loaded only on a TLS link's failure: kits without TLS do not pay its RAM
@@ -42,7 +33,7 @@ def connect_packet(client_id, username, password, keepalive, clean_session, will
             flags |= 0x40
             payload += mqtt._str(password)
     var = b"\x00\x04MQTT\x04" + bytes((flags, keepalive >> 8, keepalive & 0xFF))
-    return bytes(mqtt._header(_CONNECT, len(var) + len(payload)) + var + payload)
+    return bytes(mqtt._header(0x10, len(var) + len(payload)) + var + payload)  # 0x10: CONNECT, spec 3.1
 
 
 async def open_session(c):
@@ -87,7 +78,7 @@ async def open_session(c):
         if isinstance(e, ValueError):
             raise
         raise mqtt.MQTTConnectError(-1, "connection closed before CONNACK (%s)" % (e,))
-    if typ != _CONNACK or len(body) != 2:
+    if typ != 0x20 or len(body) != 2:  # 0x20: CONNACK, spec 3.2
         await c._close_socket()
         raise mqtt.MQTTConnectError(-1, "protocol error: expected CONNACK")
     code = body[1]
