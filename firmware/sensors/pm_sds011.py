@@ -41,9 +41,12 @@ class Sensor:
         self._drv.flush()  # frames from the warm-up are not stable yet
 
     async def sample(self):
+        self._drain()
+
+    def _drain(self):
         drv = self._drv
         win = self.win
-        while True:  # drain every frame that arrived since the last sample
+        while True:  # every frame that arrived since the last look
             try:
                 r = drv.read_raw()
             except SensorError as e:
@@ -57,4 +60,7 @@ class Sensor:
             win.add(1, r[1])
 
     def end(self):
+        # Frames that arrived after the window's last sample still belong to it: with a window of one
+        # sample period, a frame a moment late (a busy CPU) would otherwise leave the window empty.
+        self._drain()
         self._drv.sleep()

@@ -181,3 +181,22 @@ def test_cycle_from_source_files(tmp_path):
     res = run_fw(CYCLE % (json.dumps(KIT), json.dumps(FAST)) + "cycle()\nout(sorted(values))\n",
                  tmp_path, hw=HEALTHY, heapsize="256K", source=True)
     assert res == ["humidity", "pm10", "pm2_5", "pressure", "temperature"]
+
+
+def test_frames_after_the_last_sample_still_count_for_the_window(tmp_path):
+    """The SDS011 reports once a second on its own. A frame that arrives after the window's last
+    sample (a window of one sample period, a busy CPU) is read when the window ends, before the fan
+    stops: the window is not left empty."""
+    hw = copy.deepcopy(HEALTHY)
+    hw["uart"]["2"]["period_s"] = 1.0
+    res = cycle(tmp_path, hw, body="""
+pm = sampler._sensors[0]
+pm.win.reset(1)
+pm.begin()
+pm.start_window()
+time.sleep(1.5)  # a frame arrives; no sample() looks at it
+pm.end()
+pm.win.report(values, flags, errors)
+out({'values': sorted(values), 'errors': errors})
+""")
+    assert res == {"values": ["pm10", "pm2_5"], "errors": []}
