@@ -110,7 +110,13 @@ class App:
         return reading
 
     async def flush_once(self):
-        """Send one batch from the spool; return how many readings the broker acknowledged."""
+        """Send one batch from the spool; return how many readings the broker acknowledged.
+
+        A collection first: a send is the cycle's peak, and what the measurement left behind is then
+        out of its way, whenever the collector last ran. With the machine loaded by other tests,
+        exhibition-v1's cycle (tests/firmware/test_cycle_heap.py) needed 1 KB more heap in 4 runs of 6
+        without it, and in 1 run of 6 with it."""
+        gc.collect()
         self.anchor_clock()
         ready = getattr(self.link, "ready", None)
         if ready is not None:  # a link with an airtime budget waits here: the batch grows meanwhile
