@@ -207,10 +207,14 @@ def test_portal_heap_stays_small_under_requests(portal):
     out, _ = proc.communicate()
     heap = [int(line.split()[1]) for line in out.splitlines() if line.startswith("HEAP ")]
     base = int(next(line.split()[1] for line in out.splitlines() if line.startswith("BASE ")))
+    idle = heap[-1]  # sampled after the last request (the sleep above spans two samples)
     print("portal heap (bytes, after gc): simulated board + asyncio", base, "; with the portal serving",
-          heap[0], "->", max(heap))
+          heap[0], "->", max(heap), "; idle after the requests", idle)
     # The portal runs instead of the app (app.py reboots into it), so it has the heap to itself: what
     # it keeps (its code as .mpy, sockets, scan list) is bounded, and the whole stays far below 110 KB.
-    assert max(heap) - base < 24 * 1024
+    # A sample taken while a request is served also holds that request (3 KB of path here) and its
+    # parsing: about 3.6 KB more, seen in a CI run under load, hence the second bound.
+    assert idle - base < 24 * 1024
+    assert max(heap) - base < 28 * 1024
     assert max(heap) < 64 * 1024
-    assert max(heap) - heap[0] < 4096  # no creep
+    assert idle - min(heap) < 1024  # no creep: 40 requests later it keeps what it kept at first
