@@ -44,22 +44,35 @@ except SystemExit as e:
 
 @pytest.fixture
 def portal(tmp_path):
-    """The portal running in the unix port (110 KB heap); yields (base url, dns port, folder, proc)."""
-    http, dns = free_port(), free_port()
+    """The portal running in the unix port (110 KB heap); yields (base url, dns port, folder, proc).
+
+    free_port() only finds ports free a moment ago: with tests running in parallel another process may
+    take one first, and the portal then cannot bind it and exits. Such a start is tried again on new
+    ports (three times at most); a portal that never listens fails the test with its own output."""
     (tmp_path / "device.json").write_text(json.dumps({"device_id": "dcz-3f2a9c", "wifi": {"ssid": "", "password": ""}}))
     (tmp_path / "sim_hw.json").write_text(json.dumps({"seed": 3}))
     script = tmp_path / "serve.py"
-    script.write_text(SERVE.format(http=http, dns=dns))
-    proc = subprocess.Popen([require_micropython(), "-X", "heapsize=110K", str(script)], cwd=tmp_path,
-                            env=mpy_env((compiled_dir(),)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", http), timeout=0.2).close()
+    for attempt in range(3):
+        http, dns = free_port(), free_port()
+        script.write_text(SERVE.format(http=http, dns=dns))
+        proc = subprocess.Popen([require_micropython(), "-X", "heapsize=110K", str(script)], cwd=tmp_path,
+                                env=mpy_env((compiled_dir(),)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        deadline = time.monotonic() + 10
+        listening = False
+        while not listening and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", http), timeout=0.2).close()
+                listening = True
+            except OSError:
+                time.sleep(0.05)
+        if listening and proc.poll() is None:
             break
-        except OSError:
-            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0]
+    else:
+        pytest.fail("the portal never listened:\n" + output[-2000:])
     yield f"http://127.0.0.1:{http}", dns, tmp_path, proc
     if proc.poll() is None:
         proc.kill()
