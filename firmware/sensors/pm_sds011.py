@@ -62,5 +62,8 @@ class Sensor:
     def end(self):
         # Frames that arrived after the window's last sample still belong to it: with a window of one
         # sample period, a frame a moment late (a busy CPU) would otherwise leave the window empty.
-        self._drain()
-        self._drv.sleep()
+        # The fan stops whatever that read meets.
+        try:
+            self._drain()
+        finally:
+            self._drv.sleep()
